@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+"use strict";
+const major = Number(process.versions.node.split(".")[0]);
+if (major < 22) {
+  process.stderr.write(`oskit needs Node.js 22 or newer; this is ${process.version}\n`);
+  process.exit(1);
+}
+require("../dist/sdk/cli/main.js").run();

@@ -1,0 +1,124 @@
+/**
+ * Loads a system definition named on the command line: a TypeScript or JavaScript module whose
+ * default export is an `oskit.Image` (run in-process through jiti, so users need no build step),
+ * one or more LinuxKit YAML files, or either of these at a git revision (`REV:PATH`).
+ */
+import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
+import { extname, resolve } from "node:path";
+import { createJiti } from "jiti";
+import { isConstruct } from "../constructs/brand";
+import { ErrorCode, OskitError } from "../errors";
+import { importLinuxkit, type LinuxkitSource } from "../manifest/linuxkit/import";
+import type { Manifest } from "../manifest/schema";
+import { parseGitSpec, readAtRevision, withTreeAtRevision } from "./git";
+
+export interface Loaded {
+  readonly manifest: Manifest;
+  /** Things accepted but not acted on, one sentence each. */
+  readonly warnings: readonly string[];
+}
+
+const YAML_EXTENSIONS = [".yml", ".yaml"];
+const MODULE_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"];
+
+/** The kind of definition a file name names. */
+export function definitionKind(spec: string): "yaml" | "module" | undefined {
+  const ext = extname(spec.split(":").pop() ?? spec).toLowerCase();
+  if (YAML_EXTENSIONS.includes(ext)) return "yaml";
+  if (MODULE_EXTENSIONS.includes(ext)) return "module";
+  return undefined;
+}
+
+/** Loads one definition, or several LinuxKit YAML files merged in order. */
+export async function loadDefinitions(
+  specs: readonly string[],
+  cwd = process.cwd(),
+): Promise<Loaded> {
+  const kinds = specs.map((spec) => {
+    const kind = definitionKind(spec);
+    if (kind === undefined) {
+      throw new OskitError(
+        ErrorCode.Usage,
+        `${spec}: expected a .ts/.js module or a LinuxKit .yml/.yaml file`,
+      );
+    }
+    return kind;
+  });
+  if (kinds.includes("module")) {
+    if (specs.length > 1) {
+      throw new OskitError(
+        ErrorCode.Usage,
+        "only LinuxKit YAML files can be merged; give one .ts/.js definition",
+      );
+    }
+    return { manifest: await loadModule(specs[0]!, cwd), warnings: [] };
+  }
+  const sources: LinuxkitSource[] = specs.map((spec) => ({
+    text: readText(spec, cwd),
+    filename: spec,
+  }));
+  return importLinuxkit(sources);
+}
+
+function readText(spec: string, cwd: string): string {
+  const git = parseGitSpec(spec, cwd);
+  if (git !== undefined) return readAtRevision(git);
+  try {
+    return readFileSync(resolve(cwd, spec), "utf8");
+  } catch (error) {
+    throw new OskitError(
+      ErrorCode.Load,
+      `${spec}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`,
+    );
+  }
+}
+
+async function loadModule(spec: string, cwd: string): Promise<Manifest> {
+  const git = parseGitSpec(spec, cwd);
+  if (git === undefined) return synthModule(resolve(cwd, spec), spec, resolve(cwd, spec));
+  return withTreeAtRevision(git, (path) => synthModule(path, spec, resolve(git.top, git.path)));
+}
+
+/**
+ * Runs a definition module and synthesizes its default export. `oskit` resolves to the copy the
+ * definition's project has (`resolveFrom`), falling back to this CLI's own copy.
+ */
+async function synthModule(path: string, spec: string, resolveFrom: string): Promise<Manifest> {
+  const jiti = createJiti(__filename, {
+    moduleCache: false,
+    fsCache: false,
+    interopDefault: true,
+    alias: { oskit: oskitEntry(resolveFrom) },
+  });
+  let exported: unknown;
+  try {
+    exported = await jiti.import(path, { default: true });
+  } catch (error) {
+    if (OskitError.is(error)) throw error;
+    throw new OskitError(ErrorCode.Load, `${spec}: ${(error as Error).message}`, { cause: error });
+  }
+  if (!isConstruct(exported, "Image")) {
+    throw new OskitError(
+      ErrorCode.Load,
+      `${spec}: the default export must be an oskit.Image (export default new oskit.Image({ … })), got ${describe(exported)}`,
+    );
+  }
+  return (exported as unknown as { synth(): Manifest }).synth();
+}
+
+function oskitEntry(from: string): string {
+  try {
+    return createRequire(from).resolve("oskit");
+  } catch {
+    return resolve(__dirname, "..", "index.js");
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "no default export";
+  if (value === null) return "null";
+  if (typeof value === "object")
+    return `an object with keys ${Object.keys(value).join(", ") || "(none)"}`;
+  return typeof value;
+}

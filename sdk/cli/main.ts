@@ -1,0 +1,152 @@
+/**
+ * The `oskit` command. Exit codes: 0 success, 1 a problem with the definition (or, for `diff`,
+ * "different"), 2 a usage error (or, for `diff`, trouble). User errors print without a stack
+ * trace; `OSKIT_DEBUG=1` shows it.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ErrorCode, formatProblem, OskitError, type Problem } from "../errors";
+import { DIFF_FORMATS, type DiffFormat } from "../manifest/diff/render";
+import { diff } from "./commands/diff";
+import { exportYaml } from "./commands/export";
+import { importYaml } from "./commands/import";
+import { synth } from "./commands/synth";
+import { validate } from "./commands/validate";
+import { processIo, type Io } from "./io";
+
+const EXIT_USAGE = 2;
+
+function version(): string {
+  const pkg = JSON.parse(
+    readFileSync(join(__dirname, "..", "..", "..", "package.json"), "utf8"),
+  ) as { version: string };
+  return pkg.version;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function program(io: Io, done: (code: number) => void): Command {
+  const cmd = new Command("oskit")
+    .description(
+      "Operating systems as typed code: build minimal, immutable Linux systems from TypeScript.",
+    )
+    .version(version(), "-v, --version")
+    .exitOverride()
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  cmd
+    .command("synth")
+    .description("print the canonical manifest JSON of a definition")
+    .argument(
+      "<file...>",
+      "a .ts/.js module whose default export is an oskit.Image, or LinuxKit .yml files (merged in order)",
+    )
+    .option("-o, --out <file>", "write to a file instead of stdout")
+    .action(async (files: string[], opts: { out?: string }) => done(await synth(io, files, opts)));
+
+  cmd
+    .command("validate")
+    .description("check a definition; exit 1 with one line per problem")
+    .argument("<file...>", "a .ts/.js definition or LinuxKit .yml files")
+    .action(async (files: string[]) => done(await validate(io, files)));
+
+  cmd
+    .command("export")
+    .description("print a definition as LinuxKit YAML")
+    .argument("<file...>", "a .ts/.js definition or LinuxKit .yml files")
+    .option("-o, --out <file>", "write to a file instead of stdout")
+    .option("--input <name=value>", "value for an input placeholder (repeatable)", collect)
+    .action(async (files: string[], opts: { out?: string; input?: string[] }) =>
+      done(await exportYaml(io, files, opts)),
+    );
+
+  cmd
+    .command("import")
+    .description("turn LinuxKit YAML into TypeScript that uses oskit's constructs")
+    .argument("<file...>", "LinuxKit .yml files, merged in order")
+    .option("-o, --out <file>", "write to a file instead of stdout")
+    .action(async (files: string[], opts: { out?: string }) =>
+      done(await importYaml(io, files, opts)),
+    );
+
+  cmd
+    .command("diff")
+    .description(
+      "show what changes in the operating system from A to B; exit 0 when equal, 1 when different",
+    )
+    .argument("<a>", "a definition file, or REV:PATH read from git (e.g. main:os.ts)")
+    .argument("<b>", "a definition file, or REV:PATH")
+    .addOption(
+      new Option("-f, --format <format>", "output format").choices(DIFF_FORMATS).default("text"),
+    )
+    .addOption(
+      new Option("--color <when>", "colour text output")
+        .choices(["auto", "always", "never"])
+        .default("auto"),
+    )
+    .action(
+      async (
+        a: string,
+        b: string,
+        opts: { format: DiffFormat; color: "auto" | "always" | "never" },
+      ) => done(await diff(io, a, b, opts)),
+    );
+
+  return cmd;
+}
+
+/** Runs the CLI with the given arguments (without `node` and the script); resolves to the exit code. */
+export async function main(args: readonly string[], io: Io = processIo): Promise<number> {
+  let code = 0;
+  const command = args[0];
+  try {
+    await program(io, (c) => (code = c)).parseAsync([...args], { from: "user" });
+    return code;
+  } catch (error) {
+    return report(io, error, command === "diff");
+  }
+}
+
+function report(io: Io, error: unknown, isDiff: boolean): number {
+  if (error instanceof CommanderError) {
+    return error.exitCode === 0 ? 0 : EXIT_USAGE;
+  }
+  const debug = io.env.OSKIT_DEBUG === "1";
+  const trouble = isDiff ? EXIT_USAGE : 1;
+  if (OskitError.is(error)) {
+    const problems: unknown = (error as { problems?: unknown }).problems;
+    if (Array.isArray(problems)) {
+      for (const p of problems as Problem[]) io.stderr.write(`${formatProblem(p)}\n`);
+    } else {
+      io.stderr.write(`oskit: ${error.message}\n`);
+    }
+    if (debug) io.stderr.write(`${error.stack ?? ""}\n`);
+    return error.code === ErrorCode.Usage ? EXIT_USAGE : trouble;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  io.stderr.write(`oskit: internal error: ${message}\n`);
+  io.stderr.write(
+    debug && error instanceof Error
+      ? `${error.stack ?? ""}\n`
+      : "(set OSKIT_DEBUG=1 for a stack trace)\n",
+  );
+  return trouble;
+}
+
+/** Entry point of the `oskit` binary. */
+export function run(): void {
+  main(process.argv.slice(2)).then(
+    (code) => (process.exitCode = code),
+    (error: unknown) => {
+      process.stderr.write(`oskit: ${String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

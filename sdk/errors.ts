@@ -1,0 +1,54 @@
+/** Stable codes for oskit's error family; tools and tests match on these, not on messages. */
+export const ErrorCode = {
+  Validation: "VALIDATION",
+  Import: "IMPORT",
+  Export: "EXPORT",
+  Load: "LOAD",
+  Usage: "USAGE",
+  Git: "GIT",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base of every error oskit reports to a user: a message that says what to do, and a stable code. */
+export class OskitError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+
+  /** True for any OskitError, including one thrown by another copy of oskit (the CLI's and a project's). */
+  static is(value: unknown): value is OskitError {
+    return (
+      value instanceof Error &&
+      typeof (value as { code?: unknown }).code === "string" &&
+      Object.values(ErrorCode).includes((value as unknown as { code: ErrorCode }).code)
+    );
+  }
+}
+
+/** One thing wrong with a definition: where (a field path such as `services[web].capabilities[0]`) and what. */
+export interface Problem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Renders a problem as the one line users see: `services[web].capabilities[0]: unknown capability "CAP_FOO"; …`. */
+export function formatProblem(problem: Problem): string {
+  return problem.path === "" ? problem.message : `${problem.path}: ${problem.message}`;
+}
+
+/** Every problem found in a definition, collected and thrown once. */
+export class ValidationError extends OskitError {
+  readonly problems: readonly Problem[];
+
+  constructor(problems: readonly Problem[], options?: { source?: string }) {
+    const lines = problems.map(formatProblem);
+    const where = options?.source === undefined ? "" : ` in ${options.source}`;
+    const head = `${problems.length} problem${problems.length === 1 ? "" : "s"}${where}:`;
+    super(ErrorCode.Validation, [head, ...lines.map((l) => `  ${l}`)].join("\n"));
+    this.problems = problems;
+  }
+}
