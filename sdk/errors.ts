@@ -6,6 +6,10 @@ export const ErrorCode = {
   Load: "LOAD",
   Usage: "USAGE",
   Git: "GIT",
+  Format: "FORMAT",
+  Resolve: "RESOLVE",
+  Package: "PACKAGE",
+  Output: "OUTPUT",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -50,5 +54,26 @@ export class ValidationError extends OskitError {
     const head = `${problems.length} problem${problems.length === 1 ? "" : "s"}${where}:`;
     super(ErrorCode.Validation, [head, ...lines.map((l) => `  ${l}`)].join("\n"));
     this.problems = problems;
+  }
+}
+
+/** Bytes that do not follow an on-disk format, or values a format cannot hold. */
+export class FormatError extends OskitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Format, message, options);
+  }
+}
+
+/** An image or blob that cannot be found, read or trusted (the store, later registries). */
+export class ResolveError extends OskitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Resolve, message, options);
+  }
+}
+
+/** A component package that cannot be built; the message names the package and what to do. */
+export class PackageError extends OskitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Package, message, options);
   }
 }

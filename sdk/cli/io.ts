@@ -1,5 +1,6 @@
 import { renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { ErrorCode, OskitError } from "../errors";
 
 /** Where a command writes; the real process streams, or buffers in tests. */
 export interface Io {
@@ -24,7 +25,14 @@ export function writeFileAtomic(path: string, text: string): void {
     renameSync(temp, path);
   } catch (error) {
     rmSync(temp, { force: true });
-    throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === "ENOENT"
+        ? "its directory does not exist"
+        : code === "EISDIR"
+          ? "it is a directory"
+          : (error as Error).message;
+    throw new OskitError(ErrorCode.Output, `cannot write ${path}: ${reason}`, { cause: error });
   }
 }
 

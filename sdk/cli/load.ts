@@ -11,6 +11,7 @@ import { isConstruct } from "../constructs/brand";
 import { ErrorCode, OskitError } from "../errors";
 import { importLinuxkit, type LinuxkitSource } from "../manifest/linuxkit/import";
 import type { Manifest } from "../manifest/schema";
+import { validateManifest } from "../manifest/validate";
 import { parseGitSpec, readAtRevision, withTreeAtRevision } from "./git";
 
 export interface Loaded {
@@ -104,7 +105,17 @@ async function synthModule(path: string, spec: string, resolveFrom: string): Pro
       `${spec}: the default export must be an oskit.Image (export default new oskit.Image({ … })), got ${describe(exported)}`,
     );
   }
-  return (exported as unknown as { synth(): Manifest }).synth();
+  let manifest: unknown;
+  try {
+    manifest = (exported as unknown as { synth(): unknown }).synth();
+  } catch (error) {
+    if (OskitError.is(error)) throw error;
+    throw new OskitError(ErrorCode.Load, `${spec}: synth failed: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  // The Image may come from another copy of oskit: check what it returned with this one's rules.
+  return validateManifest(manifest, { source: spec });
 }
 
 function oskitEntry(from: string): string {

@@ -8,15 +8,22 @@ import type { ContainerSpec, FileSpec, Manifest } from "../manifest/schema";
 const WIDTH = 100;
 const INDENT = "  ";
 
-/** A piece of code: a plain value printed as a literal, raw `{ code }`, or a Call. */
+/**
+ * A piece of code: a plain value (printed as a literal), Raw code or a Call. Raw and Call are
+ * classes of this module, so no value from a manifest can pass for code.
+ */
 type Code = unknown;
-interface Call {
-  readonly callee: string;
-  readonly args: readonly Code[];
+class Raw {
+  constructor(readonly code: string) {}
 }
-const isCall = (v: unknown): v is Call => typeof v === "object" && v !== null && "callee" in v;
-const isRaw = (v: unknown): v is { code: string } =>
-  typeof v === "object" && v !== null && "code" in v && Object.keys(v).length === 1;
+class Call {
+  constructor(
+    readonly callee: string,
+    readonly args: readonly Code[],
+  ) {}
+}
+const isCall = (v: unknown): v is Call => v instanceof Call;
+const isRaw = (v: unknown): v is Raw => v instanceof Raw;
 
 export interface EmitOptions {
   /** Where the definition came from, named in a comment at the top. */
@@ -30,36 +37,34 @@ export function emitTypescript(manifest: Manifest, options: EmitOptions = {}): s
   const props: Record<string, Code> = {};
   if (manifest.kernel) {
     const { image, cmdline, binary, tar, ucode } = manifest.kernel;
-    props.kernel = {
-      callee: "new oskit.Kernel",
-      args: [
-        {
-          image,
-          ...(cmdline !== undefined && { cmdline }),
-          ...(binary !== "kernel" && { binary }),
-          ...(tar !== "kernel.tar" && { tar }),
-          ...(ucode !== undefined && { ucode }),
-        },
-      ],
-    };
+    props.kernel = new Call("new oskit.Kernel", [
+      {
+        image,
+        ...(cmdline !== undefined && { cmdline }),
+        ...(binary !== "kernel" && { binary }),
+        ...(tar !== "kernel.tar" && { tar }),
+        ...(ucode !== undefined && { ucode }),
+      },
+    ]);
   }
   if (manifest.init) props.init = manifest.init;
   if (manifest.volumes)
-    props.volumes = manifest.volumes.map((v) => ({ callee: "new oskit.Volume", args: [v] }));
+    props.volumes = manifest.volumes.map((v) => new Call("new oskit.Volume", [v]));
   for (const section of ["onboot", "onshutdown", "services"] as const) {
     const list = manifest[section];
-    if (list)
-      props[section] = list.map((c) => ({ callee: "new oskit.Service", args: [serviceProps(c)] }));
+    if (list) props[section] = list.map((c) => new Call("new oskit.Service", [serviceProps(c)]));
   }
   if (manifest.files) props.files = manifest.files.map(fileCode);
   const header = [
     ...(options.source === undefined
       ? []
-      : [`// Imported from ${options.source} by \`oskit import\`.`]),
+      : [
+          `// Imported from ${options.source.replace(/[\p{Cc}\u2028\u2029]/gu, "?")} by \`oskit import\`.`,
+        ]),
     `import * as oskit from ${JSON.stringify(options.moduleName ?? "oskit")};`,
     "",
   ];
-  const body = `export default ${print({ callee: "new oskit.Image", args: [props] }, 0, "export default ".length)};`;
+  const body = `export default ${print(new Call("new oskit.Image", [props]), 0, "export default ".length)};`;
   return `${[...header, body].join("\n")}\n`;
 }
 
@@ -78,7 +83,7 @@ function withOctalMode(o: Readonly<Record<string, unknown>>): Record<string, Cod
 }
 
 function octal(mode: string): Code {
-  return { code: `0o${FileMode.parse(mode).bits.toString(8)}` };
+  return new Raw(`0o${FileMode.parse(mode).bits.toString(8)}`);
 }
 
 /** A file as the shortest factory call that says it. */
@@ -94,17 +99,13 @@ function fileCode(f: FileSpec): Code {
     ...(optional === true && { optional }),
   };
   const tail = Object.keys(options).length > 0 ? [options] : [];
-  if (directory === true) return { callee: "oskit.File.directory", args: [path, ...tail] };
-  if (symlink !== undefined)
-    return { callee: "oskit.File.symlink", args: [path, symlink, ...tail] };
-  if (source !== undefined) return { callee: "oskit.File.fromHost", args: [path, source, ...tail] };
-  if (metadata !== undefined)
-    return { callee: "oskit.File.metadata", args: [path, metadata, ...tail] };
+  if (directory === true) return new Call("oskit.File.directory", [path, ...tail]);
+  if (symlink !== undefined) return new Call("oskit.File.symlink", [path, symlink, ...tail]);
+  if (source !== undefined) return new Call("oskit.File.fromHost", [path, source, ...tail]);
+  if (metadata !== undefined) return new Call("oskit.File.metadata", [path, metadata, ...tail]);
   const text: Code =
-    typeof contents === "object"
-      ? { callee: "oskit.input", args: [contents.$input] }
-      : (contents ?? "");
-  return { callee: "oskit.File.text", args: [path, text, ...tail] };
+    typeof contents === "object" ? new Call("oskit.input", [contents.$input]) : (contents ?? "");
+  return new Call("oskit.File.text", [path, text, ...tail]);
 }
 
 // --- printing ------------------------------------------------------------------------------
@@ -167,7 +168,13 @@ function printFlat(value: Code): string | undefined {
 }
 
 function isObject(value: unknown): value is Record<string, Code> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !isRaw(value) &&
+    !isCall(value)
+  );
 }
 
 function literal(value: unknown): string {
@@ -187,7 +194,10 @@ function templateLiteral(text: string): string {
     .replace(/\\/g, "\\\\")
     .replace(/`/g, "\\`")
     .replace(/\$\{/g, "\\${")
-    .replace(/[^\t\n\P{Cc}]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    .replace(
+      /[^\t\n\P{Cc}]|\p{Cs}/gu,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
   return `\`${body}\``;
 }
 

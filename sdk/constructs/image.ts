@@ -3,8 +3,8 @@ import { ValidationError, type Problem } from "../errors";
 import { canonicalJson, manifestDigest } from "../manifest/canonical";
 import { exportLinuxkit, type ExportOptions } from "../manifest/linuxkit/export";
 import { importLinuxkit, type LinuxkitSource } from "../manifest/linuxkit/import";
-import type { ContainerSection, Manifest } from "../manifest/schema";
-import { validateManifest } from "../manifest/validate";
+import type { Manifest } from "../manifest/schema";
+import { checkManifest, validateManifest } from "../manifest/validate";
 import { CONSTRUCT, isConstruct, type ConstructKind } from "./brand";
 import { File } from "./file";
 import { Kernel } from "./kernel";
@@ -51,25 +51,46 @@ export class Image {
   /** Checks the whole definition and returns its normalized manifest; throws one ValidationError listing every problem. */
   synth(): Manifest {
     const problems: Problem[] = [];
+    const covered: string[] = [];
     const raw: Record<string, unknown> = {};
-    const { kernel, init, files, volumes } = this.props;
-    if (kernel !== undefined) raw.kernel = propsOf(kernel, "Kernel", "kernel", problems);
-    if (init !== undefined) raw.init = init;
-    for (const section of [
-      "onboot",
-      "onshutdown",
-      "services",
-    ] as const satisfies readonly ContainerSection[]) {
-      const list = this.props[section];
-      if (list !== undefined)
-        raw[section] = list.map((s, i) => propsOf(s, "Service", `${section}[${i}]`, problems));
+    const { kernel, init } = this.props;
+    if (kernel !== undefined) {
+      if (isConstruct(kernel, "Kernel")) raw.kernel = kernel.props;
+      else problems.push({ path: "kernel", message: notA("Kernel", kernel) });
     }
-    if (files !== undefined)
-      raw.files = files.map((f, i) => propsOf(f, "File", `files[${i}]`, problems));
-    if (volumes !== undefined)
-      raw.volumes = volumes.map((v, i) => propsOf(v, "Volume", `volumes[${i}]`, problems));
-    if (problems.length > 0) throw new ValidationError(problems);
-    return validateManifest(raw);
+    if (init !== undefined) raw.init = init;
+    const lists = [
+      ["onboot", "Service"],
+      ["onshutdown", "Service"],
+      ["services", "Service"],
+      ["files", "File"],
+      ["volumes", "Volume"],
+    ] as const satisfies readonly (readonly [keyof ImageProps, ConstructKind])[];
+    for (const [section, kind] of lists) {
+      const list: unknown = this.props[section];
+      if (list === undefined) continue;
+      if (!Array.isArray(list)) {
+        problems.push({
+          path: section,
+          message: `expected a list of oskit.${kind}, got ${describe(list)}`,
+        });
+        continue;
+      }
+      raw[section] = list.map((item: unknown, i) => {
+        if (isConstruct(item, kind)) return item.props;
+        problems.push({ path: `${section}[${i}]`, message: notA(kind, item) });
+        covered.push(`${section}[${i}]`);
+        return null;
+      });
+    }
+    const checked = checkManifest(raw);
+    if (!checked.ok) {
+      const mentions = (path: string) =>
+        covered.some((c) => path === c || path.startsWith(`${c}.`) || path.startsWith(`${c}[`));
+      problems.push(...checked.problems.filter((p) => !mentions(p.path)));
+    }
+    if (problems.length > 0 || !checked.ok) throw new ValidationError(problems);
+    return checked.manifest;
   }
 
   /** The sha256 digest of the manifest's canonical JSON: equal systems have equal digests. */
@@ -128,11 +149,15 @@ export class Image {
   }
 }
 
-function propsOf(value: unknown, kind: ConstructKind, path: string, problems: Problem[]): unknown {
-  if (isConstruct(value, kind)) return value.props;
-  problems.push({
-    path,
-    message: `expected an oskit.${kind} (new oskit.${kind}({ … })), got ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value === "object" ? "a plain object" : typeof value}`,
-  });
-  return undefined;
+function notA(kind: ConstructKind, value: unknown): string {
+  return `expected an oskit.${kind} (new oskit.${kind}({ … })), got ${describe(value)}`;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "a list";
+  for (const kind of ["Kernel", "Service", "File", "Volume", "Image"] as const) {
+    if (isConstruct(value, kind)) return `an oskit.${kind}`;
+  }
+  return typeof value === "object" ? "a plain object" : typeof value;
 }

@@ -4,6 +4,7 @@
  */
 import type { z } from "zod";
 import type { Problem } from "../errors";
+import { ownValue } from "./objects";
 
 /** Renders a key for a path in the user's vocabulary (LinuxKit's names when the input was YAML). */
 export type KeyNamer = (parent: readonly PropertyKey[], key: string) => string;
@@ -33,7 +34,7 @@ export function renderPath(
     if (typeof segment === "number") {
       let label = String(segment);
       if (i === 1 && typeof parentKey === "string" && Array.isArray(container)) {
-        const field = ITEM_LABEL[parentKey];
+        const field = ownValue(ITEM_LABEL, parentKey);
         const item: unknown = container[segment];
         const name = field === undefined ? undefined : labelOf(item, field);
         if (name !== undefined) label = name;
@@ -109,7 +110,12 @@ export const errorMap: z.core.$ZodErrorMap = (issue) => {
       if (issue.origin === "array") return `expected at least ${String(issue.minimum)} entries`;
       return `expected at least ${String(issue.minimum)}, got ${describeValue(issue.input)}`;
     case "too_big":
+      if (Number(issue.maximum) === Number.MAX_SAFE_INTEGER) {
+        return `${describeValue(issue.input)} is above ${Number.MAX_SAFE_INTEGER}, the largest integer oskit holds exactly`;
+      }
       return `expected at most ${String(issue.maximum)}, got ${describeValue(issue.input)}`;
+    case "invalid_key":
+      return "keys must be non-empty text";
     case "invalid_value":
       return `unknown value ${describeValue(issue.input)}; expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     case "invalid_format":

@@ -45,6 +45,13 @@ export class ImageRef {
           `"${digest}" is not a digest (algorithm:hex, e.g. sha256:…)`,
         );
       }
+      const [algorithm, hex = ""] = digest.split(":");
+      const length = algorithm === "sha256" ? 64 : algorithm === "sha512" ? 128 : undefined;
+      if (length !== undefined && !new RegExp(`^[a-f0-9]{${length}}$`).test(hex)) {
+        throw new ReferenceSyntaxError(
+          `"${digest}" is not a ${algorithm} digest (${length} lowercase hex digits)`,
+        );
+      }
     }
     let tag: string | undefined;
     const lastSlash = rest.lastIndexOf("/");

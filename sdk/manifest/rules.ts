@@ -36,6 +36,7 @@ export function checkRules(raw: unknown): RawProblem[] {
   const problems: RawProblem[] = [];
   if (!isObj(raw)) return problems;
   const add = (path: Path, message: string) => problems.push({ path, message });
+  findPrototypeKeys(raw, [], add);
 
   // Container names: unique across onboot, onshutdown and services.
   const containers = new Map<string, string>();
@@ -200,10 +201,28 @@ function checkMount(path: Path, mount: unknown, add: (path: Path, message: strin
       return;
     }
   }
-  if (destination === undefined && DEFAULT_MOUNTPOINTS[inferred] === undefined) {
+  if (destination === undefined && !Object.hasOwn(DEFAULT_MOUNTPOINTS, inferred)) {
     add(
       [...path, "destination"],
       `required for a ${inferred} mount (only ${Object.keys(DEFAULT_MOUNTPOINTS).join(", ")} have a default)`,
     );
+  }
+}
+
+/**
+ * `__proto__` as a key: JavaScript would take it for the object's prototype (and a map field
+ * would silently lose it), so it is refused wherever it appears.
+ */
+function findPrototypeKeys(
+  value: unknown,
+  path: Path,
+  add: (path: Path, message: string) => void,
+): void {
+  if (Array.isArray(value)) value.forEach((v, i) => findPrototypeKeys(v, [...path, i], add));
+  else if (isObj(value)) {
+    for (const key of Object.keys(value)) {
+      if (key === "__proto__") add([...path, key], 'the key "__proto__" is not allowed');
+      else findPrototypeKeys(value[key], [...path, key], add);
+    }
   }
 }

@@ -52,7 +52,7 @@ export interface FieldChange {
   readonly added?: readonly unknown[];
   /** Entries removed from a list whose order does not matter. */
   readonly removed?: readonly unknown[];
-  /** The same entries in another order. */
+  /** The order changed (of the entries both sides have); `before` and `after` hold the whole lists. */
   readonly reordered?: boolean;
   readonly image?: ImageChange;
   readonly contents?: ContentsChange;
@@ -83,8 +83,10 @@ type Obj = Readonly<Record<string, unknown>>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const same = (a: unknown, b: unknown): boolean => canonicalJson(a) === canonicalJson(b);
 
-/** Lists whose order is meaning: a command's arguments. */
+/** Lists shown whole, before → after: a command's arguments. */
 const ORDERED_LISTS = new Set(["command"]);
+/** Lists whose order means nothing (LinuxKit sorts capabilities); other lists report order changes too. */
+const ORDERLESS_LISTS = new Set(["capabilities", "capabilitiesAdd", "ambient"]);
 /** Maps whose keys render in brackets. */
 const MAPS = new Set(["sysctl", "annotations"]);
 
@@ -305,9 +307,11 @@ function diffFields(before: Obj, after: Obj, prefix = ""): FieldChange[] {
     if (key === "image" && typeof a === "string" && typeof b === "string") {
       out.push({ field, image: imageChange(a, b) });
     } else if (key === "cmdline" && typeof a === "string" && typeof b === "string") {
-      out.push(listChange(field, a.split(/\s+/).filter(Boolean), b.split(/\s+/).filter(Boolean)));
+      out.push(
+        listChange(field, a.split(/\s+/).filter(Boolean), b.split(/\s+/).filter(Boolean), false),
+      );
     } else if (Array.isArray(a) && Array.isArray(b) && !ORDERED_LISTS.has(key)) {
-      out.push(listChange(field, a, b));
+      out.push(listChange(field, a, b, ORDERLESS_LISTS.has(key)));
     } else if (isObj(a) && isObj(b)) {
       out.push(...diffFields(a, b, field));
     } else {
@@ -326,23 +330,41 @@ function listChange(
   field: string,
   before: readonly unknown[],
   after: readonly unknown[],
+  orderless: boolean,
 ): FieldChange {
-  const remaining = before.map((v) => canonicalJson(v));
-  const added: unknown[] = [];
-  for (const v of after) {
-    const i = remaining.indexOf(canonicalJson(v));
-    if (i >= 0) remaining.splice(i, 1);
-    else added.push(v);
-  }
-  const left = [...remaining];
-  const removed = before.filter((v) => {
-    const i = left.indexOf(canonicalJson(v));
-    if (i < 0) return false;
-    left.splice(i, 1);
-    return true;
+  const keys = (list: readonly unknown[]) => list.map((v) => canonicalJson(v));
+  const beforeKeys = keys(before);
+  const afterKeys = keys(after);
+  const unmatched = [...beforeKeys];
+  const addedAt = new Set<number>();
+  afterKeys.forEach((k, i) => {
+    const j = unmatched.indexOf(k);
+    if (j >= 0) unmatched.splice(j, 1);
+    else addedAt.add(i);
   });
-  if (added.length === 0 && removed.length === 0) return { field, reordered: true, before, after };
-  return { field, added, removed };
+  const removedAt = new Set<number>();
+  beforeKeys.forEach((k, i) => {
+    const j = unmatched.indexOf(k);
+    if (j >= 0) {
+      unmatched.splice(j, 1);
+      removedAt.add(i);
+    }
+  });
+  const added = after.filter((_, i) => addedAt.has(i));
+  const removed = before.filter((_, i) => removedAt.has(i));
+  const keptBefore = beforeKeys.filter((_, i) => !removedAt.has(i));
+  const keptAfter = afterKeys.filter((_, i) => !addedAt.has(i));
+  const reordered = !orderless && keptBefore.join("\0") !== keptAfter.join("\0");
+  return {
+    field,
+    ...(added.length > 0 && { added }),
+    ...(removed.length > 0 && { removed }),
+    ...((reordered || (added.length === 0 && removed.length === 0)) && {
+      reordered: true,
+      before,
+      after,
+    }),
+  };
 }
 
 function imageChange(before: string, after: string): ImageChange {

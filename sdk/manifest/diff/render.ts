@@ -40,8 +40,19 @@ export function renderDiff(diff: OsDiff, format: DiffFormat, options: RenderOpti
   }
 }
 
+/** A value as one line of plain text: control characters and line separators written as escapes. */
 function display(value: unknown): string {
-  return typeof value === "string" ? value : canonicalJson(value);
+  return visible(typeof value === "string" ? value : canonicalJson(value));
+}
+
+/** Text with its control characters (but tab) and Unicode line separators escaped, so output cannot drive a terminal or break a line. */
+export function visible(text: string): string {
+  return text.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => {
+    if (c === "\t") return c;
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
 }
 
 function rows(diff: OsDiff, code: Code): Row[] {
@@ -77,7 +88,7 @@ function addedDetail(change: Change, code: Code, prefix = ""): string {
   if (change.summary === undefined) return "";
   if (change.subject === "container" || change.subject === "kernel")
     return ` (${prefix}image ${code(change.summary)})`;
-  return ` (${prefix}${change.summary})`;
+  return ` (${prefix}${code(change.summary)})`;
 }
 
 function fieldRows(path: string, f: FieldChange, code: Code): Row[] {
@@ -86,13 +97,13 @@ function fieldRows(path: string, f: FieldChange, code: Code): Row[] {
     const { before, after, patch } = f.contents;
     return [{ sign: "~", path, text: contentsText(before, after, code), ...(patch && { patch }) }];
   }
-  if (f.reordered === true) {
-    return [{ sign: "~", path, text: `reordered: ${code(f.before)} → ${code(f.after)}` }];
-  }
-  if (f.added !== undefined || f.removed !== undefined) {
+  if (f.reordered === true || f.added !== undefined || f.removed !== undefined) {
     return [
       ...(f.removed ?? []).map((v): Row => ({ sign: "-", path, text: `- ${code(v)}` })),
       ...(f.added ?? []).map((v): Row => ({ sign: "+", path, text: `+ ${code(v)}` })),
+      ...(f.reordered === true
+        ? [{ sign: "~" as const, path, text: `order: ${code(f.before)} → ${code(f.after)}` }]
+        : []),
     ];
   }
   if (f.before === undefined) return [{ sign: "+", path, text: `set to ${code(f.after)}` }];
@@ -164,7 +175,7 @@ function renderText(diff: OsDiff, color: boolean): string {
   const signColor = { "+": "green", "-": "red", "~": "yellow", "↕": "cyan" } as const;
   const lines: string[] = [];
   for (const row of rows(diff, display)) {
-    lines.push(`${paint("bold", row.path)}: ${paint(signColor[row.sign], row.text)}`);
+    lines.push(`${paint("bold", visible(row.path))}: ${paint(signColor[row.sign], row.text)}`);
     for (const line of row.patch ?? []) {
       const c = line.startsWith("+")
         ? "green"
@@ -173,7 +184,7 @@ function renderText(diff: OsDiff, color: boolean): string {
           : line.startsWith("@@")
             ? "cyan"
             : "dim";
-      lines.push(`    ${paint(c, line)}`);
+      lines.push(`    ${paint(c, visible(line))}`);
     }
   }
   return `${lines.join("\n")}\n`;
@@ -185,7 +196,7 @@ const MD_SIGN = { "+": "➕", "-": "➖", "~": "✏️", "↕": "↕️" } as co
 
 /** A code span safe in a table cell: no line breaks, pipes escaped, fenced past any backticks. */
 function mdCode(value: unknown): string {
-  const text = display(value).replace(/\r?\n/g, "⏎").replace(/\|/g, "\\|");
+  const text = display(value).replace(/\|/g, "\\|");
   const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((m) => m.length));
   const fence = "`".repeat(longest + 1);
   const pad = text.startsWith("`") || text.endsWith("`") ? " " : "";
@@ -208,11 +219,11 @@ function renderMarkdown(diff: OsDiff): string {
   ];
   for (const row of table) out.push(`| ${MD_SIGN[row.sign]} | ${mdCode(row.path)} | ${row.text} |`);
   for (const row of table.filter((r) => r.patch !== undefined)) {
-    const body = row.patch!.join("\n");
+    const body = row.patch!.map(visible).join("\n");
     const fence = "`".repeat(Math.max(3, ...(body.match(/`{3,}/g) ?? []).map((m) => m.length + 1)));
     out.push(
       "",
-      `<details><summary><code>${escapeHtml(row.path)}</code></summary>`,
+      `<details><summary><code>${escapeHtml(visible(row.path))}</code></summary>`,
       "",
       `${fence}diff`,
       body,

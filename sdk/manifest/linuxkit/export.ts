@@ -42,15 +42,36 @@ export function exportLinuxkit(manifest: Manifest, options: ExportOptions = {}):
       doc[section] = (value as readonly Obj[]).map(exportContainer);
     } else doc[section] = value;
   }
-  const document = new YAML.Document(doc, { aliasDuplicateObjects: false });
+  // YAML 1.1's resolution rules quote every string that LinuxKit's Go YAML reader (which reads
+  // 1_000, 0b101 or 0644 as numbers) could take for something else.
+  const document = new YAML.Document(doc, { aliasDuplicateObjects: false, version: "1.1" });
   YAML.visit(document, {
     Seq(_, seq) {
       const scalars = seq.items.filter((item) => YAML.isScalar(item));
       if (scalars.length === seq.items.length && flowLength(scalars) <= FLOW_MAX) seq.flow = true;
     },
+    Scalar(_, scalar) {
+      if (typeof scalar.value !== "string") return;
+      if (LINE_SEPARATORS.test(scalar.value) || YAML_12_SCALAR.test(scalar.value))
+        scalar.type = "QUOTE_DOUBLE";
+    },
   });
-  return document.toString({ lineWidth: 0, flowCollectionPadding: false });
+  return document
+    .toString({ lineWidth: 0, flowCollectionPadding: false })
+    .replace(/[\u0085\u2028\u2029]/g, (c) => LINE_SEPARATOR_ESCAPES[c]!);
 }
+
+/** Plain scalars YAML 1.2's core schema reads as numbers, booleans or null (`0o17`, `.inf`, `~`). */
+const YAML_12_SCALAR =
+  /^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|true|True|TRUE|false|False|FALSE|null|Null|NULL|~)$/;
+
+/** Characters YAML readers take for line breaks; written as escapes inside double quotes. */
+const LINE_SEPARATORS = /[\u0085\u2028\u2029]/;
+const LINE_SEPARATOR_ESCAPES: Readonly<Record<string, string>> = {
+  "\u0085": "\\N",
+  "\u2028": "\\L",
+  "\u2029": "\\P",
+};
 
 /** Lists of short scalars are written on one line (`command: [sh, -c, "…"]`), as LinuxKit's examples do. */
 const FLOW_MAX = 72;
@@ -66,7 +87,8 @@ function exportKernel(kernel: Obj): Obj {
   return out;
 }
 
-function exportContainer(container: Obj): Obj {
+/** A container's fields with LinuxKit's keys and string forms. */
+export function exportContainer(container: Obj): Obj {
   const out: Obj = {};
   for (const [key, value] of Object.entries(container)) {
     if (key === "rlimits") {
@@ -100,7 +122,8 @@ function exportFiles(manifest: Manifest, options: ExportOptions): Obj[] {
     if (out.mode === defaultMode) delete out.mode;
     const contents = file.contents;
     if (typeof contents === "object") {
-      const value = options.inputs?.[contents.$input];
+      const inputs = options.inputs ?? {};
+      const value = Object.hasOwn(inputs, contents.$input) ? inputs[contents.$input] : undefined;
       if (value === undefined)
         missing.push(
           `${renderPath(["files", i, "contents"], manifest)}: the input "${contents.$input}"`,

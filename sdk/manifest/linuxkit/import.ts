@@ -10,6 +10,7 @@ import { renderPath } from "../issues";
 import { normalizeRlimitType, parseRlimitValue, RLIMIT_TYPES } from "../rlimits";
 import { CONTAINER_SECTIONS, type Manifest } from "../schema";
 import { checkManifest } from "../validate";
+import { ownValue, setOwn } from "../objects";
 import { CONTAINER_KEYS, invert, linuxkitNamer, MOUNT_KEYS } from "./keys";
 
 /** One LinuxKit YAML document and the name to report it by. */
@@ -46,46 +47,89 @@ export function importLinuxkit(sources: LinuxkitSource | readonly LinuxkitSource
   const warnings: string[] = [];
   const documents = list.map((source, i) => parseYaml(source.text, names[i]!, problems));
   const merged = mergeDocuments(documents, names, problems, warnings);
+  const manifest = importLinuxkitData(merged, names.join(", "), problems);
+  return { manifest, warnings };
+}
+
+/**
+ * LinuxKit's manifest as plain data (already parsed and merged) → manifest; `earlier` holds
+ * problems found before (they are reported together, and stop the schema check).
+ */
+export function importLinuxkitData(
+  document: unknown,
+  source: string,
+  earlier: readonly Problem[] = [],
+): Manifest {
+  const merged =
+    typeof document === "object" && document !== null && !Array.isArray(document)
+      ? (document as Obj)
+      : {};
   const converted: Problem[] = [];
   const raw = toOskit(merged, (path, message) =>
     converted.push({ path: renderPath(path, merged), message }),
   );
-  const checked = problems.length === 0 ? checkManifest(raw, { namer: linuxkitNamer }) : undefined;
-  const all = [...problems, ...converted, ...(checked?.ok === false ? checked.problems : [])];
-  if (all.length > 0 || checked?.ok !== true) {
-    throw new ValidationError(all, { source: names.join(", ") });
-  }
-  return { manifest: checked.manifest, warnings };
+  const checked = earlier.length === 0 ? checkManifest(raw, { namer: linuxkitNamer }) : undefined;
+  const all = [...earlier, ...converted, ...(checked?.ok === false ? checked.problems : [])];
+  if (all.length > 0 || checked?.ok !== true) throw new ValidationError(all, { source });
+  return checked.manifest;
 }
 
 /**
- * Parses YAML as LinuxKit's Go YAML library reads it for a manifest, except that an unquoted mode
- * (`mode: 0644`, which LinuxKit refuses) is read as the octal string it was meant to be.
+ * Parses YAML as LinuxKit's Go YAML library reads a manifest (merge keys included), except that
+ * numbers written where LinuxKit wants text keep the text written: an unquoted mode (`mode: 0644`,
+ * which LinuxKit refuses) is the octal string meant, and a sysctl value `1.10` stays "1.10".
  */
 function parseYaml(text: string, filename: string, problems: Problem[]): unknown {
-  const doc = YAML.parseDocument(text, { keepSourceTokens: true, prettyErrors: true });
+  const lineCounter = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, {
+    keepSourceTokens: true,
+    prettyErrors: true,
+    merge: true,
+    lineCounter,
+  });
+  const at = (offset: number | undefined) => {
+    if (offset === undefined) return filename;
+    const pos = lineCounter.linePos(offset);
+    return `${filename}:${pos.line}:${pos.col}`;
+  };
   for (const error of doc.errors) {
-    const pos = error.linePos?.[0];
-    const where = pos === undefined ? filename : `${filename}:${pos.line}:${pos.col}`;
     const message = (error.message.split("\n")[0] ?? "").replace(/ at line \d+, column \d+:?$/, "");
-    problems.push({ path: where, message: `YAML: ${message}` });
+    problems.push({ path: at(error.pos[0]), message: `YAML: ${message}` });
   }
   if (doc.errors.length > 0) return undefined;
+  let complexKeys = false;
   YAML.visit(doc, {
     Pair(_, pair) {
-      if (
-        YAML.isScalar(pair.key) &&
-        pair.key.value === "mode" &&
-        YAML.isScalar(pair.value) &&
-        typeof pair.value.value === "number"
-      ) {
-        const source = pair.value.srcToken;
-        pair.value.value =
-          source !== undefined && "source" in source ? source.source : String(pair.value.value);
+      if (pair.key !== null && !YAML.isScalar(pair.key)) {
+        problems.push({
+          path: at(YAML.isNode(pair.key) ? pair.key.range?.[0] : undefined),
+          message: "YAML: mapping keys must be plain text, not lists or mappings",
+        });
+        complexKeys = true;
+        return;
+      }
+      const key = YAML.isScalar(pair.key) ? pair.key.value : undefined;
+      if (key === "mode") keepSourceText(pair.value);
+      if ((key === "sysctl" || key === "annotations") && YAML.isMap(pair.value)) {
+        for (const item of pair.value.items) keepSourceText(item.value);
       }
     },
   });
-  return doc.toJS({ maxAliasCount: 100 }) as unknown;
+  if (complexKeys) return undefined;
+  try {
+    return doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (error) {
+    problems.push({ path: filename, message: `YAML: ${(error as Error).message}` });
+    return undefined;
+  }
+}
+
+/** A number or boolean scalar becomes the text it was written as. */
+function keepSourceText(node: unknown): void {
+  if (!YAML.isScalar(node) || (typeof node.value !== "number" && typeof node.value !== "boolean"))
+    return;
+  const source = node.srcToken;
+  node.value = source !== undefined && "source" in source ? source.source : String(node.value);
 }
 
 /** LinuxKit's AppendConfig: kernel fields override when set, list sections append, trust is dropped. */
@@ -116,17 +160,18 @@ function mergeDocuments(
         for (const [field, v] of Object.entries(value)) {
           const overrides = (KERNEL_STRING_OVERRIDES as readonly string[]).includes(field)
             ? v !== "" && v !== null && v !== undefined
-            : (KERNEL_PRESENT_OVERRIDES as readonly string[]).includes(field) || !(field in kernel);
-          if (overrides) kernel[field] = v;
+            : (KERNEL_PRESENT_OVERRIDES as readonly string[]).includes(field) ||
+              !Object.hasOwn(kernel, field);
+          if (overrides) setOwn(kernel, field, v);
         }
       } else if ((LIST_SECTIONS as readonly string[]).includes(key)) {
         if (value === null) continue;
         const previous = merged[key];
         if (Array.isArray(previous) && Array.isArray(value))
-          merged[key] = [...(previous as unknown[]), ...(value as unknown[])];
-        else merged[key] = value;
+          setOwn(merged, key, [...(previous as unknown[]), ...(value as unknown[])]);
+        else setOwn(merged, key, value);
       } else {
-        merged[key] = value;
+        setOwn(merged, key, value);
       }
     }
   });
@@ -136,6 +181,7 @@ function mergeDocuments(
 /** LinuxKit's key names and string forms → oskit's, reporting what cannot be converted. */
 function toOskit(lk: Obj, report: (path: Path, message: string) => void): Obj {
   const out: Obj = { ...lk };
+  if (isObj(lk.kernel)) out.kernel = withoutEmpty(lk.kernel, ["binary", "ucode"]);
   for (const section of CONTAINER_SECTIONS) {
     const list = lk[section];
     if (!Array.isArray(list)) continue;
@@ -143,6 +189,30 @@ function toOskit(lk: Obj, report: (path: Path, message: string) => void): Obj {
       isObj(entry) ? convertContainer(entry, [section, i], report) : (entry as unknown),
     );
   }
+  if (Array.isArray(lk.files)) {
+    out.files = lk.files.map((file: unknown, i) => {
+      if (!isObj(file)) return file;
+      if (typeof file.contents === "object" && file.contents !== null) {
+        report(
+          ["files", i, "contents"],
+          "expected text; input placeholders exist only in TypeScript definitions (oskit.input)",
+        );
+      }
+      return withoutEmpty(file, ["source", "symlink", "metadata"]);
+    });
+  }
+  if (Array.isArray(lk.volumes)) {
+    out.volumes = lk.volumes.map((v: unknown) =>
+      isObj(v) ? withoutEmpty(v, ["image", "format"]) : v,
+    );
+  }
+  return out;
+}
+
+/** LinuxKit's Go structs read an empty string as "not set" for these fields; so does the import. */
+function withoutEmpty(entry: Obj, fields: readonly string[]): Obj {
+  const out: Obj = { ...entry };
+  for (const field of fields) if (out[field] === "") delete out[field];
   return out;
 }
 
@@ -153,25 +223,21 @@ function convertContainer(
 ): Obj {
   const out: Obj = {};
   for (const [key, value] of Object.entries(entry)) {
-    if (key in CONTAINER_KEYS) {
-      report([...at, key], `unknown field; did you mean "${CONTAINER_KEYS[key]}"?`);
+    const linuxkitName = ownValue(CONTAINER_KEYS, key);
+    if (linuxkitName !== undefined) {
+      report([...at, key], `unknown field; did you mean "${linuxkitName}"?`);
       continue;
     }
-    const name = CONTAINER_KEYS_FROM_LINUXKIT[key] ?? key;
-    out[name] = value;
+    setOwn(out, ownValue(CONTAINER_KEYS_FROM_LINUXKIT, key) ?? key, value);
   }
-  if (Array.isArray(out.rlimits)) {
-    const parsed = parseRlimits(out.rlimits, [...at, "rlimits"], report);
-    if (parsed === undefined) delete out.rlimits;
-    else out.rlimits = parsed;
-  }
+  if (Array.isArray(out.rlimits))
+    out.rlimits = parseRlimits(out.rlimits, [...at, "rlimits"], report);
   for (const field of ["sysctl", "annotations"] as const) {
     if (isObj(out[field])) out[field] = stringValues(out[field]);
   }
-  for (const field of NAMESPACE_FIELDS) {
-    if (out[field] === "root") out[field] = "host";
+  for (const field of NAMESPACE_FIELDS) if (out[field] === "root") out[field] = "host";
+  for (const field of [...NAMESPACE_FIELDS, "cwd", "hostname", "cgroupsPath"])
     if (out[field] === "") delete out[field];
-  }
   for (const field of ["capabilities", "capabilitiesAdd", "ambient"] as const) {
     const list = out[field];
     if (Array.isArray(list) && list.length === 1 && typeof list[0] === "string") {
@@ -200,11 +266,12 @@ function convertMounts(
     if (!isObj(mount)) return mount;
     const out: Obj = {};
     for (const [key, value] of Object.entries(mount)) {
-      if (key in MOUNT_KEYS) {
-        report([...at, i, key], `unknown field; did you mean "${MOUNT_KEYS[key]}"?`);
+      const linuxkitName = ownValue(MOUNT_KEYS, key);
+      if (linuxkitName !== undefined) {
+        report([...at, i, key], `unknown field; did you mean "${linuxkitName}"?`);
         continue;
       }
-      out[MOUNT_KEYS_FROM_LINUXKIT[key] ?? key] = value;
+      setOwn(out, ownValue(MOUNT_KEYS_FROM_LINUXKIT, key) ?? key, value);
     }
     return out;
   });
@@ -215,34 +282,40 @@ function parseRlimits(
   list: unknown[],
   at: Path,
   report: (path: Path, message: string) => void,
-): Obj[] | undefined {
-  const out: Obj[] = [];
-  let ok = true;
-  list.forEach((entry, i) => {
-    const fail = (message: string) => {
-      report([...at, i], message);
-      ok = false;
-    };
-    if (typeof entry !== "string")
-      return fail(
-        `expected "type,soft,hard" (e.g. "nofile,1024,4096"), got a ${Array.isArray(entry) ? "list" : typeof entry}`,
-      );
-    const parts = entry.split(",");
-    if (parts.length !== 3)
-      return fail(`expected "type,soft,hard" (e.g. "nofile,1024,4096"), got "${entry}"`);
-    const type = normalizeRlimitType(parts[0]!);
-    if (type === undefined)
-      return fail(
-        `unknown rlimit "${parts[0]!.trim()}"; expected one of ${RLIMIT_TYPES.join(", ")}`,
-      );
-    const soft = parseRlimitValue(parts[1]!);
-    const hard = parseRlimitValue(parts[2]!);
-    if (soft === undefined || hard === undefined) {
-      return fail(`expected non-negative integer limits or "unlimited", got "${entry}"`);
+): Obj[] {
+  return list.map((entry, i) => {
+    const parsed = parseRlimit(entry);
+    if (typeof parsed === "string") {
+      report([...at, i], parsed);
+      return { ...RLIMIT_STAND_IN };
     }
-    out.push({ type, soft, hard });
+    return parsed;
   });
-  return ok ? out : undefined;
+}
+
+/** Stands in for an rlimit that could not be read, so the other entries are still checked at their places. */
+const RLIMIT_STAND_IN = { type: "nofile", soft: 0, hard: 0 };
+
+/** `"nofile,100,200"` → `{ type, soft, hard }`, or what is wrong with it. */
+function parseRlimit(entry: unknown): Obj | string {
+  const form = `expected "type,soft,hard" (e.g. "nofile,1024,4096")`;
+  if (typeof entry !== "string")
+    return `${form}, got ${Array.isArray(entry) ? "a list" : `a ${typeof entry}`}`;
+  const parts = entry.split(",");
+  if (parts.length !== 3) return `${form}, got "${entry}"`;
+  const type = normalizeRlimitType(parts[0]!);
+  if (type === undefined)
+    return `unknown rlimit "${parts[0]!.trim()}"; expected one of ${RLIMIT_TYPES.join(", ")}`;
+  const values = [parts[1]!, parts[2]!].map((text) => {
+    const value = parseRlimitValue(text);
+    if (value !== undefined) return value;
+    return /^\s*\d+\s*$/.test(text)
+      ? `the limit ${text.trim()} is above ${Number.MAX_SAFE_INTEGER}, the largest oskit holds exactly; use "unlimited" for no limit`
+      : `expected non-negative integer limits or "unlimited", got "${entry}"`;
+  });
+  const problem = values.find((v) => typeof v === "string" && v !== "unlimited");
+  if (problem !== undefined) return problem as string;
+  return { type, soft: values[0], hard: values[1] };
 }
 
 /** LinuxKit's string maps (sysctl, annotations): YAML numbers and booleans become their text. */

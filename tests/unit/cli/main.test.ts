@@ -253,6 +253,35 @@ describe("oskit (the command)", () => {
       assert.ok(hasStackTrace(debug.stderr), debug.stderr);
     });
 
+    it("reports unwritable outputs and broken definitions plainly", () => {
+      const missingDir = oskit(["synth", hello, "-o", join(TMP, "no-such-dir", "x.json")]);
+      assert.equal(missingDir.code, 1);
+      assert.match(
+        missingDir.stderr,
+        /^oskit: cannot write .*x\.json: its directory does not exist\n$/,
+      );
+      const directory = oskit(["synth", hello, "-o", TMP]);
+      assert.match(directory.stderr, /cannot write .*: it is a directory/);
+      const fake = join(TMP, "fake-image.ts");
+      writeFileSync(
+        fake,
+        'export default { [Symbol.for("oskit.construct")]: "Image", synth: () => ({ services: [{ name: "x" }] }) };\n',
+      );
+      const checked = oskit(["validate", fake]);
+      assert.deepEqual(
+        [checked.code, checked.stderr],
+        [1, "services[x].image: required; expected a string\n"],
+      );
+      const throwing = join(TMP, "throwing-image.ts");
+      writeFileSync(
+        throwing,
+        'export default { [Symbol.for("oskit.construct")]: "Image", synth: () => { throw new Error("boom"); } };\n',
+      );
+      const thrown = oskit(["validate", throwing]);
+      assert.equal(thrown.code, 1);
+      assert.match(thrown.stderr, /^oskit: .*throwing-image\.ts: synth failed: boom\n$/);
+    });
+
     it("writes output files whole or not at all", () => {
       const out = join(TMP, "kept.json");
       writeFileSync(out, "previous\n");

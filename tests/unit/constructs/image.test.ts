@@ -138,4 +138,25 @@ describe("Image", () => {
     );
     assert.equal(merged.toJson(), `${oskit.canonicalJson(merged.synth(), 2)}\n`);
   });
+
+  it("reports a single construct where a list belongs, and checks the rest despite a bad entry", () => {
+    const single = new oskit.Service({
+      name: "web",
+      image: "nginx:1",
+    }) as unknown as oskit.Service[];
+    assert.deepEqual(problemsOf(hello({ services: single })), [
+      "services: expected a list of oskit.Service, got an oskit.Service",
+    ]);
+    assert.deepEqual(
+      problemsOf(
+        hello({
+          services: [{} as oskit.Service, new oskit.Service({ name: "db", image: "Postgres" })],
+        }),
+      ),
+      [
+        "services[0]: expected an oskit.Service (new oskit.Service({ … })), got a plain object",
+        "services[db].image: invalid image reference \"Postgres\": \"Postgres\" is not a valid repository path component (lowercase letters, digits and single '.', '_' or '-' separators)",
+      ],
+    );
+  });
 });

@@ -52,4 +52,19 @@ describe("ImageRef", () => {
       assert.equal(ImageRef.tryParse(text), undefined);
     }
   });
+
+  it("holds sha256 digests to 64 lowercase hex digits", () => {
+    assert.throws(
+      () => ImageRef.parse(`alpine@sha256:${"A".repeat(64)}`),
+      /64 lowercase hex digits/,
+    );
+    assert.throws(
+      () => ImageRef.parse(`alpine@sha256:${"a".repeat(32)}`),
+      /64 lowercase hex digits/,
+    );
+    assert.equal(
+      ImageRef.parse(`alpine@sha512:${"f".repeat(128)}`).digest,
+      `sha512:${"f".repeat(128)}`,
+    );
+  });
 });

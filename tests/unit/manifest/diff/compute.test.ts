@@ -114,4 +114,42 @@ describe("diffManifests", () => {
     });
     assert.deepEqual(text?.patch, ["@@ -1,3 +1,3 @@", " a", "-b", "+B", " c"]);
   });
+
+  it("reports an order change even when entries are also added", () => {
+    const d = diffManifests(
+      m({
+        kernel: { image: "k:1", cmdline: "console=tty0 console=ttyS0" },
+        services: [{ ...web, binds: ["/d1:/x", "/d2:/x"] }],
+      }),
+      m({
+        kernel: { image: "k:1", cmdline: "console=ttyS0 console=tty0 quiet" },
+        services: [{ ...web, binds: ["/d2:/x", "/d1:/x", "/c:/c"] }],
+      }),
+    );
+    assert.deepEqual(d.changes[0]?.fields, [
+      {
+        field: "cmdline",
+        added: ["quiet"],
+        reordered: true,
+        before: ["console=tty0", "console=ttyS0"],
+        after: ["console=ttyS0", "console=tty0", "quiet"],
+      },
+    ]);
+    assert.deepEqual(d.changes[1]?.fields?.[0], {
+      field: "binds",
+      added: ["/c:/c"],
+      reordered: true,
+      before: ["/d1:/x", "/d2:/x"],
+      after: ["/d2:/x", "/d1:/x", "/c:/c"],
+    });
+    const lkCapabilities = diffManifests(
+      m({ services: [{ ...web, capabilities: ["CAP_KILL", "CAP_CHOWN"] }] }),
+      m({ services: [{ ...web, capabilities: ["CAP_CHOWN", "CAP_KILL", "CAP_SYSLOG"] }] }),
+    );
+    assert.deepEqual(
+      lkCapabilities.changes[0]?.fields,
+      [{ field: "capabilities", added: ["CAP_SYSLOG"] }],
+      "capability order means nothing",
+    );
+  });
 });

@@ -107,4 +107,27 @@ describe("exportLinuxkit", () => {
       ],
     });
   });
+
+  it("quotes strings LinuxKit's Go YAML reader would take for numbers, and escapes line separators", () => {
+    const values = [
+      "1_000",
+      "0b101",
+      "0_7",
+      "0o17",
+      "yes",
+      "off",
+      "1:20",
+      "0644",
+      "x\u2028y\u0085z\u2029",
+    ];
+    const manifest = validateManifest({
+      files: values.map((contents, i) => ({ path: `/f${i}`, contents })),
+    });
+    const yaml = exportLinuxkit(manifest);
+    for (const value of values.slice(0, -1))
+      assert.ok(yaml.includes(`contents: "${value}"`), value);
+    assert.ok(yaml.includes('contents: "x\\Ly\\Nz\\P"'), yaml);
+    assert.ok(!/[\u0085\u2028\u2029]/.test(yaml));
+    assert.deepEqual(importLinuxkit({ text: yaml }).manifest, manifest);
+  });
 });

@@ -253,4 +253,72 @@ describe("importLinuxkit", () => {
       assert.deepEqual(importText("# nothing\n").manifest, {});
     });
   });
+
+  describe("GIVEN more of LinuxKit's YAML", () => {
+    it("THEN merge keys work as in LinuxKit's Go YAML", () => {
+      const { manifest } = importText(
+        "onboot:\n  - &base { name: a, image: busybox:1, net: host }\n  - <<: *base\n    name: b\n",
+      );
+      assert.deepEqual(manifest.onboot?.[1], { name: "b", image: "busybox:1", net: "host" });
+    });
+
+    it("THEN empty strings mean unset where LinuxKit's Go structs read them so", () => {
+      const { manifest } = importText(
+        "kernel: { image: k:1, binary: '', ucode: '' }\nservices:\n  - { name: a, image: a:1, cwd: '', hostname: '', cgroupsPath: '' }\nfiles:\n  - { path: /d, directory: true, source: '', symlink: '' }\nvolumes:\n  - { name: v, image: '', format: '' }\n",
+      );
+      assert.deepEqual(manifest, {
+        kernel: { image: "k:1", binary: "kernel", tar: "kernel.tar" },
+        services: [{ name: "a", image: "a:1" }],
+        files: [{ path: "/d", directory: true, mode: "0700" }],
+        volumes: [{ name: "v" }],
+      });
+    });
+
+    it("THEN sysctl and annotation values keep the text written", () => {
+      const { manifest } = importText(
+        "services:\n  - name: a\n    image: a:1\n    sysctl: { a: 1.10, b: 0x10, c: 0755, d: 18446744073709551615, e: yes }\n",
+      );
+      assert.deepEqual(manifest.services?.[0]?.sysctl, {
+        a: "1.10",
+        b: "0x10",
+        c: "0755",
+        d: "18446744073709551615",
+        e: "yes",
+      });
+    });
+
+    it("THEN placeholders, complex keys and too-large numbers are refused plainly", () => {
+      assert.deepEqual(problemLines("files:\n  - path: /t\n    contents: { $input: token }\n"), [
+        "files[/t].contents: expected text; input placeholders exist only in TypeScript definitions (oskit.input)",
+      ]);
+      assert.deepEqual(
+        problemLines(
+          "services:\n  - name: a\n    image: a:1\n    sysctl:\n      ? [x]\n      : y\n",
+        ),
+        ["test.yml:5:9: YAML: mapping keys must be plain text, not lists or mappings"],
+      );
+      assert.deepEqual(
+        problemLines(
+          "services:\n  - name: a\n    image: a:1\n    resources: { memory: { limit: 9223372036854775807 } }\n    sysctl: { '': x }\n",
+        ),
+        [
+          "services[a].resources.memory.limit: 9223372036854776000 is above 9007199254740991, the largest integer oskit holds exactly",
+          "services[a].sysctl[]: keys must be non-empty text",
+        ],
+      );
+    });
+
+    it("THEN every bad rlimit is reported, and the good ones are still checked", () => {
+      assert.deepEqual(
+        problemLines(
+          "services:\n  - name: a\n    image: a:1\n    rlimits: ['nofile,1', 'nproc,9,1', 'core,9007199254740993,unlimited']\n",
+        ),
+        [
+          'services[a].rlimits[0]: expected "type,soft,hard" (e.g. "nofile,1024,4096"), got "nofile,1"',
+          'services[a].rlimits[2]: the limit 9007199254740993 is above 9007199254740991, the largest oskit holds exactly; use "unlimited" for no limit',
+          "services[a].rlimits[1]: soft limit 9 is above the hard limit 1",
+        ],
+      );
+    });
+  });
 });
