@@ -42,6 +42,7 @@ export default tseslint.config(
         module: "writable",
         process: "readonly",
         __dirname: "readonly",
+        Buffer: "readonly",
       },
     },
   },

@@ -11,6 +11,8 @@ import { DIFF_FORMATS, type DiffFormat } from "../manifest/diff/render";
 import { diff } from "./commands/diff";
 import { exportYaml } from "./commands/export";
 import { importYaml } from "./commands/import";
+import { pkgBuild, pkgShowTag } from "./commands/pkg";
+import { storeGc, storeLs, storeRm } from "./commands/store";
 import { synth } from "./commands/synth";
 import { validate } from "./commands/validate";
 import { processIo, type Io } from "./io";
@@ -98,6 +100,53 @@ function program(io: Io, done: (code: number) => void): Command {
         opts: { format: DiffFormat; color: "auto" | "always" | "never" },
       ) => done(await diff(io, a, b, opts)),
     );
+
+  const pkg = cmd
+    .command("pkg")
+    .description("build component images (kernel, init, services) into the store");
+  pkg
+    .command("build")
+    .description("build package directories (each with a build.yml) into OCI images in the store")
+    .argument("<dir...>", "package directories")
+    .option(
+      "--arch <arch>",
+      "architecture to build: amd64 or arm64 (repeatable; default: the package's list)",
+      collect,
+    )
+    .option("--store <dir>", "the content store (default: $OSKIT_STORE or ~/.cache/oskit)")
+    .action(async (dirs: string[], opts: { arch?: string[]; store?: string }) =>
+      done(await pkgBuild(io, dirs, opts)),
+    );
+  pkg
+    .command("show-tag")
+    .description("print the reference a package directory builds to, without building it")
+    .argument("<dir...>", "package directories")
+    .action(async (dirs: string[]) => done(await pkgShowTag(io, dirs)));
+
+  const store = cmd.command("store").description("the local content store of images");
+  const storeOption = [
+    "--store <dir>",
+    "the content store (default: $OSKIT_STORE or ~/.cache/oskit)",
+  ] as const;
+  store
+    .command("ls")
+    .description("list the references in the store")
+    .option(...storeOption)
+    .action(async (opts: { store?: string }) => done(await storeLs(io, opts)));
+  store
+    .command("rm")
+    .description("remove references (their blobs go at the next gc)")
+    .argument("<ref...>", "references, e.g. oskit/httpd:1a2b3c4d5e6f7a8b")
+    .option(...storeOption)
+    .action(async (refs: string[], opts: { store?: string }) =>
+      done(await storeRm(io, refs, opts)),
+    );
+  store
+    .command("gc")
+    .description("remove blobs no reference reaches (older than an hour, unless --now)")
+    .option(...storeOption)
+    .option("--now", "also remove blobs written in the last hour")
+    .action(async (opts: { store?: string; now?: boolean }) => done(await storeGc(io, opts)));
 
   return cmd;
 }

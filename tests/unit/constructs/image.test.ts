@@ -2,8 +2,8 @@ import { strict as assert } from "node:assert";
 import { join } from "node:path";
 import * as oskit from "../../../sdk/index";
 import { CONSTRUCT } from "../../../sdk/constructs/brand";
-import { formatProblem, ValidationError } from "../../../sdk/errors";
 import { FIXTURES } from "../../support/paths";
+import { problemLines as checkedProblems } from "../../support/problems";
 
 function hello(overrides: Partial<oskit.ImageProps> = {}): oskit.Image {
   return new oskit.Image({
@@ -22,13 +22,7 @@ function hello(overrides: Partial<oskit.ImageProps> = {}): oskit.Image {
 }
 
 function problemsOf(image: oskit.Image): string[] {
-  try {
-    image.synth();
-  } catch (error) {
-    if (error instanceof ValidationError) return error.problems.map(formatProblem);
-    throw error;
-  }
-  return assert.fail("expected a ValidationError");
+  return checkedProblems(() => image.synth());
 }
 
 describe("Image", () => {

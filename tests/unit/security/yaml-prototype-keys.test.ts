@@ -1,17 +1,11 @@
 import { strict as assert } from "node:assert";
-import { formatProblem, ValidationError } from "../../../sdk/errors";
 import { exportLinuxkit } from "../../../sdk/manifest/linuxkit/export";
 import { importLinuxkit } from "../../../sdk/manifest/linuxkit/import";
 import { checkManifest, validateManifest } from "../../../sdk/manifest/validate";
+import { problemLines as checkedProblems } from "../../support/problems";
 
 function problems(text: string): string[] {
-  try {
-    importLinuxkit({ text, filename: "p.yml" });
-  } catch (error) {
-    if (error instanceof ValidationError) return error.problems.map(formatProblem);
-    throw error;
-  }
-  return assert.fail("expected problems");
+  return checkedProblems(() => importLinuxkit({ text, filename: "p.yml" }));
 }
 
 // Keys such as __proto__, constructor or toString must be data, never the object machinery.

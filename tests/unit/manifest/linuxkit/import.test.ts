@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { formatProblem, ValidationError } from "../../../../sdk/errors";
+import { ValidationError } from "../../../../sdk/errors";
 import { canonicalJson } from "../../../../sdk/manifest/canonical";
 import { exportLinuxkit } from "../../../../sdk/manifest/linuxkit/export";
 import { importLinuxkit } from "../../../../sdk/manifest/linuxkit/import";
@@ -17,19 +17,14 @@ import {
 } from "../../../support/fixtures";
 import { assertGolden } from "../../../support/golden";
 import { FIXTURES } from "../../../support/paths";
+import { problemLines as checkedProblems } from "../../../support/problems";
 
 function importText(text: string) {
   return importLinuxkit({ text, filename: "test.yml" });
 }
 
 function problemLines(text: string): string[] {
-  try {
-    importText(text);
-  } catch (error) {
-    if (error instanceof ValidationError) return error.problems.map(formatProblem);
-    throw error;
-  }
-  assert.fail("expected problems");
+  return checkedProblems(() => importText(text));
 }
 
 const fromLinuxkitContainer = Object.fromEntries(

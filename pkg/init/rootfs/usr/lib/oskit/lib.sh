@@ -1,0 +1,173 @@
+# Shared by rcS and rc.shutdown: logging, drivers, and running containers with runc in the
+# layout of docs/runtime.md (/containers/{onboot,onshutdown}/NNN-name, /containers/services/name).
+
+log() {
+  echo "oskit: $*" > /dev/console
+  echo "$*" >> /var/log/init.log 2>/dev/null
+}
+
+# Loads the drivers of the devices present, again and again until no new module loads: some
+# devices (virtio's) only appear once their bus driver is in.
+coldplug() {
+  before=-1
+  while :; do
+    for alias in /sys/bus/*/devices/*/modalias; do
+      [ -r "$alias" ] && modprobe -q "$(cat "$alias")" 2>/dev/null
+    done
+    now=$(wc -l < /proc/modules)
+    [ "$now" = "$before" ] && break
+    before=$now
+  done
+}
+
+# The ACPI power button (what clouds and QEMU's system_powerdown press) powers the system off.
+watch_power_button() {
+  for device in /sys/class/input/event*; do
+    if grep -qi "power button" "$device/device/name" 2>/dev/null; then
+      ( head -c 1 "/dev/input/${device##*/}" > /dev/null && log "power button pressed" && poweroff ) &
+    fi
+  done
+}
+
+# 000-name → name
+container_name() {
+  name=${1##*/}
+  case "$name" in [0-9][0-9][0-9]-*) name=${name#???-} ;; esac
+  echo "$name"
+}
+
+runc_field() { # runc_field NAME FIELD: a field of `runc state NAME`
+  runc state "$1" 2>/dev/null | sed -n "s/^ *\"$2\": *\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p"
+}
+
+# A writable container's root is an overlay of its image (lower) and a tmpfs; a read-only one
+# is its rootfs as it is (runc binds it).
+prepare_rootfs() {
+  bundle=$1
+  [ -d "$bundle/lower" ] || return 0
+  mount -t tmpfs -o mode=0755 tmpfs "$bundle/tmp" &&
+    mkdir -p "$bundle/tmp/upper" "$bundle/tmp/work" &&
+    mount -t overlay -o "lowerdir=$bundle/lower,upperdir=$bundle/tmp/upper,workdir=$bundle/tmp/work" overlay "$bundle/rootfs"
+}
+
+TAB=$(printf '\t')
+
+# Actions of runtime.steps (one per line, fields separated by tabs, "-" for empty) run before
+# the container is created: directories, mounts in the root namespace, cgroups.
+runtime_before() {
+  bundle=$1
+  [ -f "$bundle/runtime.steps" ] || return 0
+  while IFS="$TAB" read -r action a b c d; do
+    case "$action" in
+      mkdir) mkdir -p "$a" ;;
+      mount)
+        mkdir -p "$c"
+        if [ "$d" = "-" ]; then mount -t "$a" "$b" "$c"; else mount -t "$a" -o "$d" "$b" "$c"; fi ||
+          log "$(container_name "$bundle"): cannot mount $b on $c"
+        ;;
+      cgroup) mkdir -p "/sys/fs/cgroup/$a" ;;
+    esac
+  done < "$bundle/runtime.steps"
+}
+
+# Actions that need the created container's process: interfaces and namespace binds.
+runtime_after() {
+  bundle=$1
+  pid=$2
+  [ -f "$bundle/runtime.steps" ] || return 0
+  while IFS="$TAB" read -r action a b c d; do
+    case "$action" in
+      interface) runtime_interface "$pid" "$a" "$b" "$c" "$d" ;;
+      bindns)
+        mkdir -p "$(dirname "$b")" && touch "$b" && mount --bind "/proc/$pid/ns/$a" "$b" ||
+          log "cannot bind the $a namespace of $(container_name "$bundle") to $b"
+        ;;
+    esac
+  done < "$bundle/runtime.steps"
+}
+
+runtime_interface() { # PID NAME ADD PEER CREATEINROOT
+  pid=$1 name=$2 add=$3 peer=$4 inroot=$5
+  if [ "$add" = "-" ] && [ "$peer" = "-" ]; then
+    ip link set "$name" netns "$pid" || log "cannot move $name into the namespace of $pid"
+    return
+  fi
+  [ "$add" = "-" ] && add=veth
+  if [ "$peer" != "-" ] || [ "$inroot" = 1 ]; then
+    if [ "$peer" != "-" ]; then ip link add "$name" type "$add" peer name "$peer"; else ip link add "$name" type "$add"; fi &&
+      ip link set "$name" netns "$pid" || log "cannot create $name ($add)"
+  else
+    nsenter -t "$pid" -n ip link add "$name" type "$add" || log "cannot create $name ($add)"
+  fi
+}
+
+has_after_actions() {
+  [ -f "$1/runtime.steps" ] && grep -q "^\(interface\|bindns\)$TAB" "$1/runtime.steps"
+}
+
+# Creates a container with its output in /var/log/NAME.log and on the console.
+create_container() {
+  bundle=$1
+  name=$2
+  runc create --bundle "$bundle" "$name" < /dev/null 2>&1 | tee -a "/var/log/$name.log" > /dev/console &
+  tries=0
+  while [ "$(runc_field "$name" status)" != created ]; do
+    tries=$((tries + 1))
+    if [ "$tries" -gt 200 ]; then
+      log "$name: runc create did not finish (see /var/log/$name.log)"
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+# Onboot and onshutdown containers: run to completion, in order.
+run_to_completion() {
+  bundle=$1
+  name=$(container_name "$bundle")
+  prepare_rootfs "$bundle" || { log "$name: cannot prepare its root filesystem"; return; }
+  runtime_before "$bundle"
+  if has_after_actions "$bundle"; then
+    create_container "$bundle" "$name" || return
+    runtime_after "$bundle" "$(runc_field "$name" pid)"
+    runc start "$name"
+    while [ "$(runc_field "$name" status)" = running ]; do sleep 0.05; done
+    log "$name: finished"
+  else
+    { runc run --bundle "$bundle" "$name" < /dev/null; echo "$?" > "/run/oskit/$name.status"; } 2>&1 |
+      tee -a "/var/log/$name.log" > /dev/console
+    status=$(cat "/run/oskit/$name.status" 2>/dev/null)
+    if [ "$status" = 0 ]; then log "$name: done"; else log "$name: failed (exit ${status:-unknown}); continuing"; fi
+  fi
+  runc delete --force "$name" > /dev/null 2>&1
+}
+
+# Services: started in the background, output in /var/log/NAME.log and on the console.
+start_service() {
+  bundle=$1
+  name=$(container_name "$bundle")
+  prepare_rootfs "$bundle" || { log "$name: cannot prepare its root filesystem"; return; }
+  runtime_before "$bundle"
+  create_container "$bundle" "$name" || return
+  runtime_after "$bundle" "$(runc_field "$name" pid)"
+  runc start "$name" && log "$name: started"
+}
+
+# Stops every service: TERM, then KILL after $1 seconds.
+stop_services() {
+  names=""
+  for bundle in /containers/services/*; do [ -d "$bundle" ] && names="$names $(container_name "$bundle")"; done
+  for name in $names; do runc kill "$name" TERM 2> /dev/null; done
+  waited=0
+  while [ "$waited" -lt $(($1 * 20)) ]; do
+    running=0
+    for name in $names; do [ "$(runc_field "$name" status)" = running ] && running=1; done
+    [ "$running" = 0 ] && break
+    sleep 0.05
+    waited=$((waited + 1))
+  done
+  for name in $names; do
+    runc kill "$name" KILL 2> /dev/null
+    runc delete --force "$name" > /dev/null 2>&1
+  done
+}

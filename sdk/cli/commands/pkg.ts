@@ -1,0 +1,36 @@
+import { ErrorCode, OskitError } from "../../errors";
+import { buildPackage, packageRef } from "../../pkg/build";
+import { ARCHES, type Arch } from "../../pkg/spec";
+import { ContentStore, defaultStoreRoot } from "../../resolve/store/store";
+import type { Io } from "../io";
+
+/** `oskit pkg build DIR…`: builds each package into the store; prints `REF DIGEST` per package. */
+export async function pkgBuild(
+  io: Io,
+  dirs: readonly string[],
+  options: { readonly arch?: string[]; readonly store?: string },
+): Promise<number> {
+  const arches = options.arch?.map((a) => {
+    if (!(ARCHES as readonly string[]).includes(a))
+      throw new OskitError(ErrorCode.Usage, `--arch ${a}: expected one of ${ARCHES.join(", ")}`);
+    return a as Arch;
+  });
+  const store = await ContentStore.open(options.store ?? defaultStoreRoot(io.env));
+  for (const dir of dirs) {
+    const started = Date.now();
+    const result = await buildPackage(dir, {
+      store,
+      arches,
+      progress: (m) => io.stderr.write(`${m}\n`),
+    });
+    io.stderr.write(`${result.ref}: built in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    io.stdout.write(`${result.ref} ${result.index.digest}\n`);
+  }
+  return 0;
+}
+
+/** `oskit pkg show-tag DIR…`: the reference each package builds to. */
+export async function pkgShowTag(io: Io, dirs: readonly string[]): Promise<number> {
+  for (const dir of dirs) io.stdout.write(`${await packageRef(dir)}\n`);
+  return 0;
+}

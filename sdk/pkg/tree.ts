@@ -1,0 +1,449 @@
+/**
+ * A file tree held in memory: the contents of a component image while it is being built.
+ * Owners and modes are data here, never applied with chown, so no root is needed; paths are
+ * normalized and may not climb out of the root, and nothing is added below a path that is not
+ * a directory (a symlink in the middle of a path could otherwise lead a write outside).
+ */
+import {
+  chmod,
+  link,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { join } from "node:path";
+import { PackageError } from "../errors";
+import { TarType, type TarHeader } from "../formats/tar/header";
+import type { TarEntry } from "../formats/tar/reader";
+import type { TarWriter } from "../formats/tar/writer";
+
+interface Owner {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export type TreeNode =
+  | ({ readonly kind: "file"; readonly mode: number; readonly data: Buffer } & Owner)
+  | ({ readonly kind: "dir"; readonly mode: number } & Owner)
+  | ({ readonly kind: "symlink"; readonly target: string } & Owner)
+  | { readonly kind: "hardlink"; readonly target: string }
+  | ({
+      readonly kind: "device";
+      readonly type: "char" | "block" | "fifo";
+      readonly mode: number;
+      readonly major: number;
+      readonly minor: number;
+    } & Owner);
+
+const ROOT_OWNER: Owner = { uid: 0, gid: 0 };
+
+/** `/a/b` from `a/b`, `./a/b/`, `/a//b`; throws on `..`. */
+export function normalizeTreePath(path: string, context: string): string {
+  const parts: string[] = [];
+  for (const part of path.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..")
+      throw new PackageError(`${context}: refusing the path "${path}": it climbs out of the root`);
+    parts.push(part);
+  }
+  return `/${parts.join("/")}`;
+}
+
+/** Byte order of UTF-8 paths, so the order is the same on every machine. */
+export function comparePaths(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}
+
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf("/")) || "/";
+}
+
+export class FileTree {
+  private readonly nodes = new Map<string, TreeNode>();
+
+  get size(): number {
+    return this.nodes.size;
+  }
+
+  get(path: string): TreeNode | undefined {
+    return this.nodes.get(path);
+  }
+
+  /** Every path, sorted by bytes. */
+  paths(): string[] {
+    return [...this.nodes.keys()].sort(comparePaths);
+  }
+
+  /** Adds or replaces an entry, creating missing parent directories (0755, root). */
+  set(rawPath: string, node: TreeNode, context = "tree"): void {
+    const path = normalizeTreePath(rawPath, context);
+    if (path === "/") {
+      if (node.kind !== "dir") throw new PackageError(`${context}: the root must be a directory`);
+      return;
+    }
+    this.ensureDirectory(parentOf(path), context);
+    const existing = this.nodes.get(path);
+    if (existing?.kind === "dir" && node.kind !== "dir") this.delete(path);
+    if (node.kind === "hardlink") {
+      const target = normalizeTreePath(node.target, context);
+      const resolved = this.nodes.get(target);
+      if (resolved === undefined || (resolved.kind !== "file" && resolved.kind !== "hardlink")) {
+        throw new PackageError(
+          `${context}: hard link ${path} points at ${target}, which is not a file in the tree`,
+        );
+      }
+      this.nodes.set(path, { kind: "hardlink", target });
+      return;
+    }
+    this.nodes.set(path, node);
+  }
+
+  private ensureDirectory(path: string, context: string): void {
+    if (path === "/") return;
+    const existing = this.nodes.get(path);
+    if (existing?.kind === "dir") return;
+    if (existing !== undefined) {
+      throw new PackageError(
+        `${context}: cannot add below ${path}: it is a ${existing.kind}, not a directory`,
+      );
+    }
+    this.ensureDirectory(parentOf(path), context);
+    this.nodes.set(path, { kind: "dir", mode: 0o755, ...ROOT_OWNER });
+  }
+
+  /** Removes a path and everything below it. */
+  delete(path: string): void {
+    const prefix = `${path}/`;
+    for (const key of [...this.nodes.keys()]) {
+      if (key === path || key.startsWith(prefix)) this.nodes.delete(key);
+    }
+  }
+
+  /** Keeps only the paths `keep` accepts and the directories above them. */
+  retain(keep: (path: string) => boolean): void {
+    const kept = new Set<string>();
+    for (const path of this.nodes.keys()) {
+      if (!keep(path)) continue;
+      for (let p = path; p !== "/"; p = parentOf(p)) kept.add(p);
+    }
+    for (const path of [...this.nodes.keys()]) if (!kept.has(path)) this.nodes.delete(path);
+  }
+
+  /** The entries below `path`, with paths relative to it. */
+  subtree(path: string): FileTree {
+    const out = new FileTree();
+    const prefix = path === "/" ? "/" : `${path}/`;
+    for (const key of this.paths()) {
+      if (!key.startsWith(prefix)) continue;
+      const node = this.nodes.get(key)!;
+      const relative = `/${key.slice(prefix.length)}`;
+      out.nodes.set(
+        relative,
+        node.kind === "hardlink" && node.target.startsWith(prefix)
+          ? { kind: "hardlink", target: `/${node.target.slice(prefix.length)}` }
+          : node,
+      );
+    }
+    return out;
+  }
+
+  /** Adds the entries of a tar archive (a Debian package's data), keeping those `include` accepts. */
+  async addTar(
+    entries: AsyncIterable<TarEntry>,
+    context: string,
+    include: (path: string) => boolean = () => true,
+  ): Promise<void> {
+    for await (const entry of entries) {
+      const h = entry.header;
+      const path = normalizeTreePath(h.path, context);
+      if (path === "/" || !include(path)) continue;
+      const owner = { uid: h.uid, gid: h.gid };
+      switch (h.type) {
+        case TarType.File:
+        case TarType.Contiguous:
+          this.set(
+            path,
+            { kind: "file", mode: h.mode, data: await entry.readAll(), ...owner },
+            context,
+          );
+          break;
+        case TarType.Directory:
+          this.set(path, { kind: "dir", mode: h.mode, ...owner }, context);
+          break;
+        case TarType.Symlink:
+          this.set(path, { kind: "symlink", target: h.linkname, ...owner }, context);
+          break;
+        case TarType.HardLink: {
+          const target = normalizeTreePath(h.linkname, context);
+          if (include(target)) this.set(path, { kind: "hardlink", target }, context);
+          break;
+        }
+        case TarType.CharDevice:
+        case TarType.BlockDevice:
+        case TarType.Fifo:
+          this.set(
+            path,
+            {
+              kind: "device",
+              type:
+                h.type === TarType.CharDevice
+                  ? "char"
+                  : h.type === TarType.BlockDevice
+                    ? "block"
+                    : "fifo",
+              mode: h.mode,
+              major: h.devmajor,
+              minor: h.devminor,
+              ...owner,
+            },
+            context,
+          );
+          break;
+        default:
+          break;
+      }
+    }
+  }
+
+  /**
+   * Adds a directory or file of the build host at `to`. Modes do not depend on the checkout's
+   * umask: 0755 for directories and executable files, 0644 for the rest, unless `mode` is given
+   * for files. Owners are root.
+   */
+  async addHostPath(
+    source: string,
+    to: string,
+    options: { readonly mode?: number; readonly context: string },
+  ): Promise<void> {
+    const info = await lstat(source).catch(() => {
+      throw new PackageError(`${options.context}: ${source} does not exist`);
+    });
+    if (info.isDirectory()) {
+      this.set(to, { kind: "dir", mode: 0o755, ...ROOT_OWNER }, options.context);
+      for (const name of (await readdir(source)).sort(comparePaths)) {
+        await this.addHostPath(join(source, name), `${to}/${name}`, options);
+      }
+    } else if (info.isSymbolicLink()) {
+      this.set(
+        to,
+        { kind: "symlink", target: await readlink(source), ...ROOT_OWNER },
+        options.context,
+      );
+    } else if (info.isFile()) {
+      const mode = options.mode ?? ((info.mode & 0o111) !== 0 ? 0o755 : 0o644);
+      this.set(
+        to,
+        { kind: "file", mode, data: await readFile(source), ...ROOT_OWNER },
+        options.context,
+      );
+    } else {
+      throw new PackageError(
+        `${options.context}: ${source} is neither a file, a directory nor a symlink`,
+      );
+    }
+  }
+
+  /**
+   * Writes the tree into an empty directory for build steps. Modes are set exactly (whatever the
+   * umask); owners are not (no root needed); device nodes are left out and kept in the tree.
+   */
+  async materialize(dir: string): Promise<void> {
+    const paths = this.paths();
+    for (const path of paths) {
+      const node = this.nodes.get(path)!;
+      const target = join(dir, path);
+      if (node.kind === "dir") await mkdir(target, { recursive: true });
+      else if (node.kind === "file") {
+        await writeFile(target, node.data);
+        await chmod(target, node.mode);
+      } else if (node.kind === "symlink") await symlink(node.target, target);
+    }
+    for (const path of paths) {
+      const node = this.nodes.get(path)!;
+      if (node.kind === "hardlink") await link(join(dir, node.target), join(dir, path));
+    }
+    for (const path of [...paths].reverse()) {
+      const node = this.nodes.get(path)!;
+      if (node.kind === "dir") await chmod(join(dir, path), node.mode);
+    }
+  }
+
+  /**
+   * Reads a materialized tree back after build steps. Owners and device nodes come from
+   * `previous` for paths it had; new paths are owned by root. Files sharing an inode become hard
+   * links to the first of them in path order.
+   */
+  static async fromDirectory(dir: string, previous: FileTree): Promise<FileTree> {
+    const tree = new FileTree();
+    const inodes = new Map<number, string>();
+    const walk = async (path: string): Promise<void> => {
+      for (const name of (await readdir(join(dir, path))).sort(comparePaths)) {
+        const child = path === "/" ? `/${name}` : `${path}/${name}`;
+        const host = join(dir, child);
+        const info = await lstat(host);
+        const owner = previous.ownerOf(child) ?? ROOT_OWNER;
+        if (info.isDirectory()) {
+          tree.nodes.set(child, { kind: "dir", mode: info.mode & 0o7777, ...owner });
+          await walk(child);
+        } else if (info.isSymbolicLink()) {
+          tree.nodes.set(child, { kind: "symlink", target: await readlink(host), ...owner });
+        } else if (info.isFile()) {
+          const first = info.nlink > 1 ? inodes.get(info.ino) : undefined;
+          if (first !== undefined) tree.nodes.set(child, { kind: "hardlink", target: first });
+          else {
+            if (info.nlink > 1) inodes.set(info.ino, child);
+            tree.nodes.set(child, {
+              kind: "file",
+              mode: info.mode & 0o7777,
+              data: await readFile(host),
+              ...owner,
+            });
+          }
+        } else {
+          throw new PackageError(
+            `a build step left ${child}, which is not a file, directory or symlink; create device nodes in build.yml instead`,
+          );
+        }
+      }
+    };
+    await walk("/");
+    for (const path of previous.paths()) {
+      const node = previous.get(path)!;
+      if (
+        node.kind === "device" &&
+        !tree.nodes.has(path) &&
+        tree.nodes.get(parentOf(path))?.kind === "dir"
+      )
+        tree.nodes.set(path, node);
+    }
+    return tree;
+  }
+
+  /**
+   * Writes the tree as tar entries in byte order of their paths, every entry with the same mtime,
+   * no user or group names, and each group of hard links written as one file (the first path)
+   * and links to it.
+   */
+  async writeTar(writer: TarWriter, mtime: number): Promise<void> {
+    const holder = this.hardlinkHolders();
+    for (const path of this.paths()) {
+      const node = this.nodes.get(path)!;
+      const name = path.slice(1);
+      const base: Pick<TarHeader, "mtime"> = { mtime };
+      switch (node.kind) {
+        case "dir":
+          await writer.add({
+            ...base,
+            path: `${name}/`,
+            type: TarType.Directory,
+            mode: node.mode,
+            uid: node.uid,
+            gid: node.gid,
+          });
+          break;
+        case "symlink":
+          await writer.add({
+            ...base,
+            path: name,
+            type: TarType.Symlink,
+            mode: 0o777,
+            linkname: node.target,
+            uid: node.uid,
+            gid: node.gid,
+          });
+          break;
+        case "device":
+          await writer.add({
+            ...base,
+            path: name,
+            type:
+              node.type === "char"
+                ? TarType.CharDevice
+                : node.type === "block"
+                  ? TarType.BlockDevice
+                  : TarType.Fifo,
+            mode: node.mode,
+            uid: node.uid,
+            gid: node.gid,
+            devmajor: node.major,
+            devminor: node.minor,
+          });
+          break;
+        case "file":
+        case "hardlink": {
+          const file = this.resolveFile(path);
+          const first = holder.get(path);
+          if (first !== undefined && first !== path) {
+            await writer.add({
+              ...base,
+              path: name,
+              type: TarType.HardLink,
+              linkname: first.slice(1),
+              mode: file.mode,
+              uid: file.uid,
+              gid: file.gid,
+            });
+          } else {
+            await writer.add(
+              {
+                ...base,
+                path: name,
+                type: TarType.File,
+                mode: file.mode,
+                uid: file.uid,
+                gid: file.gid,
+                size: file.data.length,
+              },
+              file.data,
+            );
+          }
+          break;
+        }
+        default: {
+          const never: never = node;
+          throw new Error(`unknown node ${String(never)}`);
+        }
+      }
+    }
+  }
+
+  /** The owner of a path (a hard link's is its file's), or undefined when the tree has no such path. */
+  ownerOf(path: string): Owner | undefined {
+    const node = this.nodes.get(path);
+    if (node === undefined) return undefined;
+    if (node.kind !== "hardlink") return { uid: node.uid, gid: node.gid };
+    const file = this.resolveFile(path);
+    return { uid: file.uid, gid: file.gid };
+  }
+
+  private resolveFile(path: string): Extract<TreeNode, { kind: "file" }> {
+    let node = this.nodes.get(path);
+    for (let hops = 0; node?.kind === "hardlink" && hops < 64; hops++)
+      node = this.nodes.get(node.target);
+    if (node?.kind !== "file") throw new PackageError(`hard link ${path} does not lead to a file`);
+    return node;
+  }
+
+  /** For every path in a hard-link group: the group's first path in byte order. */
+  private hardlinkHolders(): Map<string, string> {
+    const groups = new Map<string, string[]>();
+    for (const path of this.paths()) {
+      const node = this.nodes.get(path)!;
+      if (node.kind !== "hardlink") continue;
+      let root = node.target;
+      for (let n = this.nodes.get(root); n?.kind === "hardlink"; n = this.nodes.get(root))
+        root = n.target;
+      groups.set(root, [...(groups.get(root) ?? [root]), path]);
+    }
+    const holder = new Map<string, string>();
+    for (const members of groups.values()) {
+      const first = [...members].sort(comparePaths)[0]!;
+      for (const member of members) holder.set(member, first);
+    }
+    return holder;
+  }
+}

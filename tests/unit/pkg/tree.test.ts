@@ -1,0 +1,124 @@
+import { strict as assert } from "node:assert";
+import { lstatSync, mkdtempSync, readlinkSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PackageError } from "../../../sdk/errors";
+import { TarType } from "../../../sdk/formats/tar/header";
+import { readTar } from "../../../sdk/formats/tar/reader";
+import { TarWriter } from "../../../sdk/formats/tar/writer";
+import { FileTree, normalizeTreePath } from "../../../sdk/pkg/tree";
+
+const file = (data: string, mode = 0o644) => ({
+  kind: "file" as const,
+  mode,
+  uid: 0,
+  gid: 0,
+  data: Buffer.from(data),
+});
+
+async function tarEntries(tree: FileTree) {
+  const chunks: Buffer[] = [];
+  const writer = new TarWriter((c) => void chunks.push(c));
+  await tree.writeTar(writer, 100);
+  await writer.finish();
+  const out: string[] = [];
+  for await (const e of readTar([Buffer.concat(chunks)])) {
+    out.push(
+      `${e.header.type} ${e.header.path}${e.header.linkname ? ` -> ${e.header.linkname}` : ""} ${e.header.mode.toString(8)} ${e.header.uid}:${e.header.gid} ${e.header.mtime}`,
+    );
+  }
+  return out;
+}
+
+describe("FileTree", () => {
+  it("normalizes paths and refuses those that climb out of the root", () => {
+    assert.equal(normalizeTreePath("./usr//bin/", "t"), "/usr/bin");
+    assert.throws(
+      () => normalizeTreePath("usr/../../etc", "deb foo"),
+      (e: unknown) => e instanceof PackageError && /deb foo: refusing the path/.test(e.message),
+    );
+  });
+
+  it("creates parents, and refuses entries below a file or a symlink", () => {
+    const tree = new FileTree();
+    tree.set("/usr/bin/app", file("x"));
+    assert.deepEqual(tree.paths(), ["/usr", "/usr/bin", "/usr/bin/app"]);
+    tree.set("/lib", { kind: "symlink", target: "/usr/lib", uid: 0, gid: 0 });
+    assert.throws(() => tree.set("/lib/evil.so", file("x")), /it is a symlink, not a directory/);
+    assert.throws(() => tree.set("/usr/bin/app/x", file("x")), /it is a file, not a directory/);
+    assert.throws(
+      () => tree.set("/h", { kind: "hardlink", target: "/nowhere" }),
+      /not a file in the tree/,
+    );
+  });
+
+  it("writes tar entries in byte order, one mtime, hard links after the file that holds the data", async () => {
+    const tree = new FileTree();
+    tree.set("/z/data", { ...file("d", 0o600), uid: 7, gid: 8 });
+    tree.set("/a/link", { kind: "hardlink", target: "/z/data" });
+    tree.set("/dev/null", {
+      kind: "device",
+      type: "char",
+      mode: 0o666,
+      major: 1,
+      minor: 3,
+      uid: 0,
+      gid: 0,
+    });
+    tree.set("/B", { kind: "symlink", target: "z", uid: 0, gid: 0 });
+    assert.deepEqual(await tarEntries(tree), [
+      "2 B -> z 777 0:0 100",
+      "5 a/ 755 0:0 100",
+      "0 a/link 600 7:8 100",
+      "5 dev/ 755 0:0 100",
+      "3 dev/null 666 0:0 100",
+      "5 z/ 755 0:0 100",
+      `${TarType.HardLink} z/data -> a/link 600 7:8 100`,
+    ]);
+  });
+
+  it("materializes with exact modes whatever the umask, and reads back keeping owners and hard links", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "oskit-tree-"));
+    const old = process.umask(0o077);
+    try {
+      const tree = new FileTree();
+      tree.set("/bin/tool", { ...file("#!/bin/sh\n", 0o4755), uid: 0, gid: 50 });
+      tree.set("/bin/alias", { kind: "hardlink", target: "/bin/tool" });
+      tree.set("/ro", { kind: "dir", mode: 0o555, uid: 0, gid: 0 });
+      tree.set("/ro/inside", file("x", 0o444));
+      tree.set("/l", { kind: "symlink", target: "bin/tool", uid: 0, gid: 0 });
+      tree.set("/dev/null", {
+        kind: "device",
+        type: "char",
+        mode: 0o666,
+        major: 1,
+        minor: 3,
+        uid: 0,
+        gid: 0,
+      });
+      await tree.materialize(join(dir, "root"));
+      assert.equal(statSync(join(dir, "root/bin/tool")).mode & 0o7777, 0o4755);
+      assert.equal(statSync(join(dir, "root/ro")).mode & 0o7777, 0o555);
+      assert.equal(
+        statSync(join(dir, "root/bin/alias")).ino,
+        statSync(join(dir, "root/bin/tool")).ino,
+      );
+      assert.equal(readlinkSync(join(dir, "root/l")), "bin/tool");
+      assert.equal(lstatSync(join(dir, "root/dev")).isDirectory(), true);
+      const back = await FileTree.fromDirectory(join(dir, "root"), tree);
+      assert.deepEqual(await tarEntries(back), await tarEntries(tree));
+    } finally {
+      process.umask(old);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps only what a filter accepts, with the directories above it", () => {
+    const tree = new FileTree();
+    tree.set("/a/b/keep", file("k"));
+    tree.set("/a/drop", file("d"));
+    tree.set("/c", file("c"));
+    tree.retain((p) => p === "/a/b/keep");
+    assert.deepEqual(tree.paths(), ["/a", "/a/b", "/a/b/keep"]);
+  });
+});
