@@ -54,9 +54,8 @@ test-e2e: build ## boot tests under QEMU: arrive with the assemble-and-boot issu
 bench: build ## benchmarks into bench/out: arrive with the benchmarks issue
 	@echo "no benchmarks yet: they arrive with the benchmarks issue" >&2; exit 1
 
-demo: build ## the main job: synthesize examples/hello and print it as LinuxKit YAML
-	node bin/oskit.js validate examples/hello/os.ts
-	node bin/oskit.js export examples/hello/os.ts
+demo: build ## the main job: build examples/hello, boot it in QEMU, fetch its page (builds missing packages first)
+	node dist/scripts/demo.js
 
 pkgs: build ## build oskit's own component images (pkg/*) into the store ($$OSKIT_STORE or ~/.cache/oskit)
 	node bin/oskit.js pkg build $(sort $(dir $(wildcard pkg/*/build.yml)))
@@ -65,4 +64,4 @@ schema: build ## write the Pulumi schema.json: arrives with the Pulumi issue
 	@echo "schema.json arrives with the Pulumi issue" >&2; exit 1
 
 clean: ## remove build output (keeps .tools and node_modules)
-	rm -rf dist tests/.tmp
+	rm -rf dist tests/.tmp out

@@ -10,6 +10,8 @@ export const ErrorCode = {
   Resolve: "RESOLVE",
   Package: "PACKAGE",
   Output: "OUTPUT",
+  Assemble: "ASSEMBLE",
+  Run: "RUN",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -75,5 +77,19 @@ export class ResolveError extends OskitError {
 export class PackageError extends OskitError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.Package, message, options);
+  }
+}
+
+/** An image that cannot be turned into a root filesystem safely; names the image and the entry. */
+export class AssembleError extends OskitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Assemble, message, options);
+  }
+}
+
+/** A system that cannot be started (QEMU missing, a bad option, a VM that did not come up). */
+export class RunError extends OskitError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Run, message, options);
   }
 }

@@ -36,4 +36,5 @@ export { importLinuxkit, type ImportResult, type LinuxkitSource } from "./manife
 export { exportLinuxkit, type ExportOptions } from "./manifest/linuxkit/export";
 export { diffManifests, type OsDiff, type Change } from "./manifest/diff/compute";
 export { renderDiff, DIFF_FORMATS, type DiffFormat } from "./manifest/diff/render";
+export { packageRef } from "./pkg/build";
 export { ErrorCode, OskitError, ValidationError, formatProblem, type Problem } from "./errors";

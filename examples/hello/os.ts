@@ -1,36 +1,41 @@
-// hello: the smallest oskit system that serves something. A kernel, an init, DHCP at boot, and
-// a web server answering "hello" on port 80.
+// hello: the smallest oskit system that serves something. The kernel, init and services are
+// oskit's own packages (make pkgs builds them into the local store); the page is a CGI script
+// from this definition that shows what only the running guest knows: the configuration passed
+// at boot (`oskit run qemu --data`) and its uptime.
+import { join } from "node:path";
 import * as oskit from "oskit";
 
+const pkg = (name: string) => oskit.packageRef(join(__dirname, "..", "..", "pkg", name));
+
 export default new oskit.Image({
-  kernel: new oskit.Kernel({
-    image: "linuxkit/kernel:6.6.71",
-    cmdline: "console=ttyS0 console=tty0",
-  }),
-  init: [
-    "linuxkit/init:8eea386739975a43af558eec757a7dcb3a3d2e7b",
-    "linuxkit/runc:667e7ea2c426a2460ca21e3da065a57dbb3369c9",
-    "linuxkit/containerd:a988a1a8bcbacb2c0c4be9ae8a2b5a8d5f0a2d1b",
-  ],
+  kernel: new oskit.Kernel({ image: pkg("kernel"), cmdline: "console=ttyS0 quiet" }),
+  init: [pkg("init")],
   onboot: [
-    new oskit.Service({
-      name: "dhcpcd",
-      image: "linuxkit/dhcpcd:157df9ef45a035f1542ec2270e374f18efef98a5",
-      command: ["/sbin/dhcpcd", "--nobackground", "-f", "/dhcpcd.conf", "-1"],
-    }),
+    new oskit.Service({ name: "metadata", image: pkg("metadata") }),
+    new oskit.Service({ name: "dhcpcd", image: pkg("dhcpcd") }),
   ],
   services: [
     new oskit.Service({
       name: "web",
-      image: "busybox:1.36",
-      command: ["httpd", "-f", "-p", "80", "-h", "/srv/www"],
-      capabilities: ["CAP_NET_BIND_SERVICE"],
-      binds: ["/etc/web:/srv/www:ro"],
-      readonly: true,
+      image: pkg("httpd"),
+      binds: ["/etc/web:/srv/www:ro", "/run/config:/run/config:ro"],
     }),
+    new oskit.Service({ name: "getty", image: pkg("getty") }),
   ],
   files: [
-    oskit.File.text("/etc/web/index.html", "hello\n", { mode: 0o644 }),
+    oskit.File.text("/etc/web/index.html", '<a href="/cgi-bin/hello">hello</a>\n', { mode: 0o644 }),
+    oskit.File.text(
+      "/etc/web/cgi-bin/hello",
+      [
+        "#!/bin/sh",
+        'printf "Content-Type: text/plain\\r\\n\\r\\n"',
+        'echo "hello from oskit"',
+        'echo "nonce: $(/bin/busybox cat /run/config/userdata 2>/dev/null || echo none)"',
+        'echo "uptime: $(/bin/busybox cut -d" " -f1 /proc/uptime) s"',
+        "",
+      ].join("\n"),
+      { mode: 0o755 },
+    ),
     oskit.File.metadata("/etc/oskit.yml", "yaml"),
   ],
 });

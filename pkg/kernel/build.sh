@@ -37,7 +37,8 @@ awk -v wanted="$PKG/wanted" -v builtin="$dir/modules.builtin" '
       else if (!(n in inkernel)) { print "modules.txt names " n ", which this kernel does not have" > "/dev/stderr"; missing = 1 }
     }
     exit missing
-  }' "$dir/modules.dep" | sort > "$PKG/keep"
+  }' "$dir/modules.dep" > "$PKG/keep.unsorted"
+sort "$PKG/keep.unsorted" > "$PKG/keep"
 
 find "$dir/kernel" -name '*.ko*' | sed "s|^$dir/||" | sort | comm -23 - "$PKG/keep" > "$PKG/drop"
 (cd "$dir" && xargs rm -f < "$PKG/drop")

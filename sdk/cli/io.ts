@@ -1,5 +1,4 @@
-import { renameSync, rmSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { writeFileAtomic } from "../files";
 import { ErrorCode, OskitError } from "../errors";
 
 /** Where a command writes; the real process streams, or buffers in tests. */
@@ -17,14 +16,11 @@ export const processIo: Io = {
   cwd: process.cwd(),
 };
 
-/** Writes a file through a temporary file and a rename, so a failure never leaves half a file. */
-export function writeFileAtomic(path: string, text: string): void {
-  const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+/** Writes a command's output file whole or not at all; a failure says why in the user's terms. */
+export function writeOutputFile(path: string, text: string): void {
   try {
-    writeFileSync(temp, text);
-    renameSync(temp, path);
+    writeFileAtomic(path, text);
   } catch (error) {
-    rmSync(temp, { force: true });
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
       code === "ENOENT"
@@ -39,7 +35,7 @@ export function writeFileAtomic(path: string, text: string): void {
 /** Writes a command's output to a file (`-o`) or to stdout. */
 export function emit(io: Io, text: string, out: string | undefined): void {
   if (out === undefined) io.stdout.write(text);
-  else writeFileAtomic(out, text);
+  else writeOutputFile(out, text);
 }
 
 /** Whether to colour output: `--color always|never`, else when stdout is a terminal and NO_COLOR is unset. */
@@ -52,4 +48,20 @@ export function useColor(io: Io, choice: "auto" | "always" | "never"): boolean {
 
 export function warn(io: Io, warnings: readonly string[]): void {
   for (const w of warnings) io.stderr.write(`warning: ${w}\n`);
+}
+
+/** `NAME=VALUE` pairs from repeated `--input` options. */
+export function parseInputs(pairs: readonly string[]): Record<string, string> {
+  const inputs: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new OskitError(ErrorCode.Usage, `--input ${pair}: expected NAME=VALUE`);
+    Object.defineProperty(inputs, pair.slice(0, eq), {
+      value: pair.slice(eq + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return inputs;
 }

@@ -7,8 +7,11 @@ import { Command, CommanderError, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, formatProblem, OskitError, type Problem } from "../errors";
+import { FORMATS } from "../formats/writers";
 import { DIFF_FORMATS, type DiffFormat } from "../manifest/diff/render";
+import { buildCommand, type BuildCommandOptions } from "./commands/build";
 import { diff } from "./commands/diff";
+import { runCommand, stopCommand, type RunCommandOptions } from "./commands/run";
 import { exportYaml } from "./commands/export";
 import { importYaml } from "./commands/import";
 import { pkgBuild, pkgShowTag } from "./commands/pkg";
@@ -99,6 +102,69 @@ function program(io: Io, done: (code: number) => void): Command {
         b: string,
         opts: { format: DiffFormat; color: "auto" | "always" | "never" },
       ) => done(await diff(io, a, b, opts)),
+    );
+
+  cmd
+    .command("build")
+    .description("build a system's bootable files (kernel+initrd, tar, …) from images in the store")
+    .argument("<file...>", "a .ts/.js definition or LinuxKit .yml files")
+    .requiredOption(
+      "-f, --format <format>",
+      `output format: ${FORMATS.join(", ")} (repeatable, or comma-separated)`,
+      collect,
+    )
+    .option("-o, --out <dir>", "output directory", ".")
+    .option("--name <name>", "name of the output files (default: the definition's file name)")
+    .option("--input <name=value>", "value for an input placeholder (repeatable)", collect)
+    .option("--arch <arch>", "architecture of the images (default: this machine's)")
+    .option("--store <dir>", "the content store (default: $OSKIT_STORE or ~/.cache/oskit)")
+    .option("--force", "write the outputs even when they are current")
+    .action(async (files: string[], opts: BuildCommandOptions) =>
+      done(await buildCommand(io, files, opts)),
+    );
+
+  const run = cmd.command("run").description("boot a built system");
+  run
+    .command("qemu")
+    .description(
+      "boot under QEMU: a kernel+initrd name prefix (NAME for NAME-kernel, …), an ISO or a disk image",
+    )
+    .argument("<path>", "what to boot")
+    .option(
+      "-p, --publish <host:guest>",
+      "forward a port from 127.0.0.1 (HOST:GUEST[/udp], repeatable)",
+      collect,
+    )
+    .option("--mem <MiB>", "memory", "1024")
+    .option("--cpus <n>", "processors", "1")
+    .option("--uefi", "boot with UEFI firmware (OVMF)")
+    .option("--disk <file[,format=qcow2]>", "attach a disk (repeatable)", collect)
+    .option(
+      "--data <string>",
+      "configuration data: a CD-ROM with one file, config (the metadata package copies it to /run/config/userdata)",
+    )
+    .option("--data-file <file>", "configuration data from a file")
+    .option("--accel <tcg|kvm>", "accelerator (KVM only when asked)", "tcg")
+    .option("--console-log <file>", "also write the console to a file")
+    .option("--detach", "run in the background; print the state directory")
+    .option(
+      "--state <dir>",
+      "directory for the pid, console log and QMP socket (default: a new temporary directory)",
+    )
+    .option("--timeout <seconds>", "kill the VM after this long")
+    .action(async (path: string, opts: RunCommandOptions) =>
+      done(await runCommand(io, path, opts)),
+    );
+
+  cmd
+    .command("stop")
+    .description(
+      "power off a VM started with --detach (its onshutdown containers run), killing it after the timeout",
+    )
+    .argument("<state>", "the state directory oskit run printed")
+    .option("--timeout <seconds>", "how long to wait for the power-off", "60")
+    .action(async (state: string, opts: { timeout?: string }) =>
+      done(await stopCommand(io, state, opts)),
     );
 
   const pkg = cmd

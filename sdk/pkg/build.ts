@@ -17,7 +17,7 @@ import { hashPackageDir } from "./hash";
 import { writeImage, writeIndex, writeLayer } from "./image";
 import { loadPkgSpec, type Arch, type PkgSpec } from "./spec";
 import { runStep } from "./steps";
-import { FileTree } from "./tree";
+import { FileTree } from "../assemble/tree";
 
 /** LinuxKit's fixed timestamp, 2017-04-18T16:30:00Z, for every entry unless SOURCE_DATE_EPOCH says otherwise. */
 export const DEFAULT_SOURCE_DATE_EPOCH = 1492533000;
@@ -47,16 +47,22 @@ export interface PkgBuildResult {
   readonly debian: Readonly<Record<string, readonly DebPackage[]>>;
 }
 
-/** The reference a package directory builds to (its tag from the content hash), without building it. */
-export async function packageRef(dir: string): Promise<string> {
+/**
+ * The reference a package directory builds to (its tag from the content hash), without building
+ * it: what a definition names to use a local package.
+ *
+ * @example
+ * new oskit.Service({ name: "web", image: oskit.packageRef(join(__dirname, "pkg/httpd")) })
+ */
+export function packageRef(dir: string): string {
   const spec = loadPkgSpec(dir);
-  return `${spec.image}:${spec.tag.replaceAll("{hash}", (await hashPackageDir(dir)).slice(0, 16))}`;
+  return `${spec.image}:${spec.tag.replaceAll("{hash}", hashPackageDir(dir).slice(0, 16))}`;
 }
 
 export async function buildPackage(dir: string, options: PkgBuildOptions): Promise<PkgBuildResult> {
   const root = resolve(dir);
   const spec = loadPkgSpec(root);
-  const hash = await hashPackageDir(root);
+  const hash = hashPackageDir(root);
   const ref = `${spec.image}:${spec.tag.replaceAll("{hash}", hash.slice(0, 16))}`;
   const arches = options.arches ?? spec.arches;
   for (const arch of arches) {

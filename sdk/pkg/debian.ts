@@ -10,7 +10,7 @@ import { PackageError } from "../errors";
 import { readTar } from "../formats/tar/reader";
 import type { DebianPackageSpec } from "./spec";
 import { globMatcher } from "./glob";
-import type { FileTree } from "./tree";
+import type { FileTree } from "../assemble/tree";
 
 /** A downloaded package: what it is and where its .deb is. */
 export interface DebPackage {
@@ -129,7 +129,7 @@ export async function addDebToTree(
     child.on("close", resolve);
   });
   const matcher = include === undefined ? undefined : globMatcher(include);
-  await tree.addTar(readTar(child.stdout), `${deb.name} ${deb.version}`, matcher);
+  await tree.addTar(readTar(child.stdout), `${deb.name} ${deb.version}`, { include: matcher });
   const code = await exited;
   if (code !== 0)
     throw new PackageError(`dpkg-deb --fsys-tarfile ${deb.file} failed: ${stderr.trim()}`);

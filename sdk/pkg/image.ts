@@ -9,7 +9,7 @@ import { createDeterministicGzip } from "../formats/gzip";
 import { TarWriter } from "../formats/tar/writer";
 import { MediaType, type Descriptor } from "../resolve/oci";
 import type { ContentStore } from "../resolve/store/store";
-import type { FileTree } from "./tree";
+import type { FileTree } from "../assemble/tree";
 
 /** What the image config says besides its layer: LinuxKit's runtime reads Entrypoint, Cmd, Env and WorkingDir. */
 export interface ImageSettings {

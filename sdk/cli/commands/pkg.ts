@@ -30,7 +30,7 @@ export async function pkgBuild(
 }
 
 /** `oskit pkg show-tag DIR…`: the reference each package builds to. */
-export async function pkgShowTag(io: Io, dirs: readonly string[]): Promise<number> {
-  for (const dir of dirs) io.stdout.write(`${await packageRef(dir)}\n`);
-  return 0;
+export function pkgShowTag(io: Io, dirs: readonly string[]): Promise<number> {
+  for (const dir of dirs) io.stdout.write(`${packageRef(dir)}\n`);
+  return Promise.resolve(0);
 }

@@ -88,7 +88,7 @@ describe("buildPackage", () => {
       store,
       progress: (m) => progress.push(m),
     });
-    assert.equal(result.ref, await packageRef(join(dir, "pkg")));
+    assert.equal(result.ref, packageRef(join(dir, "pkg")));
     assert.match(result.ref, /^example\.com\/demo:v1-[0-9a-f]{16}$/);
     assert.equal((await store.resolve(result.ref))?.digest, result.index.digest);
     const { entries, config } = await layerEntries(store, result.index.digest);

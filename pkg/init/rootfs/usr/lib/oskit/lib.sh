@@ -29,11 +29,32 @@ watch_power_button() {
   done
 }
 
+# Volumes (/containers/volumes/NAME): a read-only one (no tmp/) is its lower/ bound read-only on
+# merged/; a writable one an overlay of lower/ and a tmpfs (its writes last until power-off).
+mount_volumes() {
+  for volume in /containers/volumes/*; do
+    [ -d "$volume/lower" ] || continue
+    if [ -d "$volume/tmp" ]; then
+      mount -t tmpfs -o mode=0755 tmpfs "$volume/tmp" &&
+        mkdir -p "$volume/tmp/upper" "$volume/tmp/work" &&
+        mount -t overlay -o "lowerdir=$volume/lower,upperdir=$volume/tmp/upper,workdir=$volume/tmp/work" overlay "$volume/merged"
+    else
+      mount --bind "$volume/lower" "$volume/merged" && mount -o remount,bind,ro "$volume/merged"
+    fi || log "volume ${volume##*/}: cannot mount"
+  done
+}
+
 # 000-name → name
 container_name() {
   name=${1##*/}
   case "$name" in [0-9][0-9][0-9]-*) name=${name#???-} ;; esac
   echo "$name"
+}
+
+# Seconds since boot (whole): deadlines do not depend on how fast runc answers.
+uptime_seconds() {
+  read -r up _ < /proc/uptime
+  echo "${up%.*}"
 }
 
 runc_field() { # runc_field NAME FIELD: a field of `runc state NAME`
@@ -110,10 +131,9 @@ create_container() {
   bundle=$1
   name=$2
   runc create --bundle "$bundle" "$name" < /dev/null 2>&1 | tee -a "/var/log/$name.log" > /dev/console &
-  tries=0
+  deadline=$(($(uptime_seconds) + 30))
   while [ "$(runc_field "$name" status)" != created ]; do
-    tries=$((tries + 1))
-    if [ "$tries" -gt 200 ]; then
+    if [ "$(uptime_seconds)" -gt "$deadline" ]; then
       log "$name: runc create did not finish (see /var/log/$name.log)"
       return 1
     fi
@@ -158,15 +178,13 @@ stop_services() {
   names=""
   for bundle in /containers/services/*; do [ -d "$bundle" ] && names="$names $(container_name "$bundle")"; done
   for name in $names; do runc kill "$name" TERM 2> /dev/null; done
-  waited=0
-  while [ "$waited" -lt $(($1 * 20)) ]; do
-    running=0
-    for name in $names; do [ "$(runc_field "$name" status)" = running ] && running=1; done
-    [ "$running" = 0 ] && break
-    sleep 0.05
-    waited=$((waited + 1))
+  deadline=$(($(uptime_seconds) + $1))
+  while [ "$(uptime_seconds)" -le "$deadline" ]; do
+    runc list 2> /dev/null | grep -q " running " || break
+    sleep 0.2
   done
   for name in $names; do
+    [ "$(runc_field "$name" status)" = running ] && log "$name: still running after TERM; killing it"
     runc kill "$name" KILL 2> /dev/null
     runc delete --force "$name" > /dev/null 2>&1
   done

@@ -16,7 +16,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { join } from "node:path";
-import { PackageError } from "../errors";
+import { AssembleError } from "../errors";
 import { TarType, type TarHeader } from "../formats/tar/header";
 import type { TarEntry } from "../formats/tar/reader";
 import type { TarWriter } from "../formats/tar/writer";
@@ -41,13 +41,50 @@ export type TreeNode =
 
 const ROOT_OWNER: Owner = { uid: 0, gid: 0 };
 
+/** OCI layer whiteouts: `.wh.NAME` deletes NAME; `.wh..wh..opq` marks its directory opaque. */
+const WHITEOUT = ".wh.";
+const OPAQUE = ".wh..wh..opq";
+
+/** The tree node a tar entry describes (owners applied by the caller), or undefined to skip it. */
+async function nodeOf(entry: TarEntry, where: string): Promise<TreeNode | undefined> {
+  const h = entry.header;
+  switch (h.type) {
+    case TarType.File:
+    case TarType.Contiguous:
+      return { kind: "file", mode: h.mode, data: await entry.readAll(), uid: 0, gid: 0 };
+    case TarType.Directory:
+      return { kind: "dir", mode: h.mode, uid: 0, gid: 0 };
+    case TarType.Symlink:
+      return { kind: "symlink", target: h.linkname, uid: 0, gid: 0 };
+    case TarType.HardLink:
+      return { kind: "hardlink", target: normalizeTreePath(h.linkname, where) };
+    case TarType.CharDevice:
+    case TarType.BlockDevice:
+    case TarType.Fifo: {
+      const type =
+        h.type === TarType.CharDevice ? "char" : h.type === TarType.BlockDevice ? "block" : "fifo";
+      return {
+        kind: "device",
+        type,
+        mode: h.mode,
+        major: h.devmajor,
+        minor: h.devminor,
+        uid: 0,
+        gid: 0,
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
 /** `/a/b` from `a/b`, `./a/b/`, `/a//b`; throws on `..`. */
 export function normalizeTreePath(path: string, context: string): string {
   const parts: string[] = [];
   for (const part of path.split("/")) {
     if (part === "" || part === ".") continue;
     if (part === "..")
-      throw new PackageError(`${context}: refusing the path "${path}": it climbs out of the root`);
+      throw new AssembleError(`${context}: refusing the path "${path}": it climbs out of the root`);
     parts.push(part);
   }
   return `/${parts.join("/")}`;
@@ -82,7 +119,7 @@ export class FileTree {
   set(rawPath: string, node: TreeNode, context = "tree"): void {
     const path = normalizeTreePath(rawPath, context);
     if (path === "/") {
-      if (node.kind !== "dir") throw new PackageError(`${context}: the root must be a directory`);
+      if (node.kind !== "dir") throw new AssembleError(`${context}: the root must be a directory`);
       return;
     }
     this.ensureDirectory(parentOf(path), context);
@@ -92,7 +129,7 @@ export class FileTree {
       const target = normalizeTreePath(node.target, context);
       const resolved = this.nodes.get(target);
       if (resolved === undefined || (resolved.kind !== "file" && resolved.kind !== "hardlink")) {
-        throw new PackageError(
+        throw new AssembleError(
           `${context}: hard link ${path} points at ${target}, which is not a file in the tree`,
         );
       }
@@ -107,7 +144,7 @@ export class FileTree {
     const existing = this.nodes.get(path);
     if (existing?.kind === "dir") return;
     if (existing !== undefined) {
-      throw new PackageError(
+      throw new AssembleError(
         `${context}: cannot add below ${path}: it is a ${existing.kind}, not a directory`,
       );
     }
@@ -115,11 +152,19 @@ export class FileTree {
     this.nodes.set(path, { kind: "dir", mode: 0o755, ...ROOT_OWNER });
   }
 
-  /** Removes a path and everything below it. */
-  delete(path: string): void {
+  /** Removes a path and everything below it (but what `keep` accepts). */
+  delete(path: string, keep: (path: string) => boolean = () => false): void {
     const prefix = `${path}/`;
     for (const key of [...this.nodes.keys()]) {
-      if (key === path || key.startsWith(prefix)) this.nodes.delete(key);
+      if ((key === path || key.startsWith(prefix)) && !keep(key)) this.nodes.delete(key);
+    }
+  }
+
+  /** Removes everything below a directory, keeping the directory (and what `keep` accepts). */
+  deleteBelow(path: string, keep: (path: string) => boolean = () => false): void {
+    const prefix = path === "/" ? "/" : `${path}/`;
+    for (const key of [...this.nodes.keys()]) {
+      if (key !== path && key.startsWith(prefix) && !keep(key)) this.nodes.delete(key);
     }
   }
 
@@ -131,6 +176,30 @@ export class FileTree {
       for (let p = path; p !== "/"; p = parentOf(p)) kept.add(p);
     }
     for (const path of [...this.nodes.keys()]) if (!kept.has(path)) this.nodes.delete(path);
+  }
+
+  /** A copy (nodes are immutable and shared). */
+  clone(): FileTree {
+    const out = new FileTree();
+    for (const [path, node] of this.nodes) out.nodes.set(path, node);
+    return out;
+  }
+
+  /** Adds every entry of `other` below `prefix` (`/` merges it into this tree, later entries winning). */
+  graft(prefix: string, other: FileTree, context: string): void {
+    const base = prefix === "/" ? "" : prefix;
+    const paths = other.paths();
+    const links = paths.filter((p) => other.get(p)!.kind === "hardlink");
+    for (const path of [...paths.filter((p) => other.get(p)!.kind !== "hardlink"), ...links]) {
+      const node = other.get(path)!;
+      this.set(
+        `${base}${path}`,
+        node.kind === "hardlink" ? { kind: "hardlink", target: `${base}${node.target}` } : node,
+        context,
+      );
+    }
+    if (prefix !== "/" && this.get(prefix) === undefined)
+      this.set(prefix, { kind: "dir", mode: 0o755, ...ROOT_OWNER }, context);
   }
 
   /** The entries below `path`, with paths relative to it. */
@@ -151,61 +220,43 @@ export class FileTree {
     return out;
   }
 
-  /** Adds the entries of a tar archive (a Debian package's data), keeping those `include` accepts. */
+  /**
+   * Adds the entries of a tar archive: a Debian package's data (those `include` accepts), or an
+   * image layer with `whiteouts` (`.wh.NAME` removes NAME, `.wh..wh..opq` empties its directory,
+   * both only of what earlier layers put there). Problems name the entry.
+   */
   async addTar(
     entries: AsyncIterable<TarEntry>,
     context: string,
-    include: (path: string) => boolean = () => true,
+    options: { readonly include?: (path: string) => boolean; readonly whiteouts?: boolean } = {},
   ): Promise<void> {
+    const include = options.include ?? (() => true);
+    const fromThisArchive = new Set<string>();
     for await (const entry of entries) {
       const h = entry.header;
-      const path = normalizeTreePath(h.path, context);
+      const where = `${context}: entry "${h.path}"`;
+      const path = normalizeTreePath(h.path, where);
       if (path === "/" || !include(path)) continue;
-      const owner = { uid: h.uid, gid: h.gid };
-      switch (h.type) {
-        case TarType.File:
-        case TarType.Contiguous:
-          this.set(
-            path,
-            { kind: "file", mode: h.mode, data: await entry.readAll(), ...owner },
-            context,
+      const name = path.slice(path.lastIndexOf("/") + 1);
+      if (options.whiteouts === true && name.startsWith(WHITEOUT)) {
+        const dir = parentOf(path);
+        const keep = (p: string) => fromThisArchive.has(p);
+        if (name === OPAQUE) this.deleteBelow(dir, keep);
+        else
+          this.delete(
+            dir === "/"
+              ? `/${name.slice(WHITEOUT.length)}`
+              : `${dir}/${name.slice(WHITEOUT.length)}`,
+            keep,
           );
-          break;
-        case TarType.Directory:
-          this.set(path, { kind: "dir", mode: h.mode, ...owner }, context);
-          break;
-        case TarType.Symlink:
-          this.set(path, { kind: "symlink", target: h.linkname, ...owner }, context);
-          break;
-        case TarType.HardLink: {
-          const target = normalizeTreePath(h.linkname, context);
-          if (include(target)) this.set(path, { kind: "hardlink", target }, context);
-          break;
-        }
-        case TarType.CharDevice:
-        case TarType.BlockDevice:
-        case TarType.Fifo:
-          this.set(
-            path,
-            {
-              kind: "device",
-              type:
-                h.type === TarType.CharDevice
-                  ? "char"
-                  : h.type === TarType.BlockDevice
-                    ? "block"
-                    : "fifo",
-              mode: h.mode,
-              major: h.devmajor,
-              minor: h.devminor,
-              ...owner,
-            },
-            context,
-          );
-          break;
-        default:
-          break;
+        continue;
       }
+      const owner = { uid: h.uid, gid: h.gid };
+      const node = await nodeOf(entry, where);
+      if (node === undefined) continue;
+      if (node.kind === "hardlink" && !include(node.target)) continue;
+      this.set(path, node.kind === "hardlink" ? node : { ...node, ...owner }, where);
+      fromThisArchive.add(path);
     }
   }
 
@@ -220,7 +271,7 @@ export class FileTree {
     options: { readonly mode?: number; readonly context: string },
   ): Promise<void> {
     const info = await lstat(source).catch(() => {
-      throw new PackageError(`${options.context}: ${source} does not exist`);
+      throw new AssembleError(`${options.context}: ${source} does not exist`);
     });
     if (info.isDirectory()) {
       this.set(to, { kind: "dir", mode: 0o755, ...ROOT_OWNER }, options.context);
@@ -241,7 +292,7 @@ export class FileTree {
         options.context,
       );
     } else {
-      throw new PackageError(
+      throw new AssembleError(
         `${options.context}: ${source} is neither a file, a directory nor a symlink`,
       );
     }
@@ -304,7 +355,7 @@ export class FileTree {
             });
           }
         } else {
-          throw new PackageError(
+          throw new AssembleError(
             `a build step left ${child}, which is not a file, directory or symlink; create device nodes in build.yml instead`,
           );
         }
@@ -411,6 +462,13 @@ export class FileTree {
     }
   }
 
+  /** The node at a path, a hard link resolved to its file. */
+  resolved(path: string): Exclude<TreeNode, { kind: "hardlink" }> {
+    const node = this.nodes.get(path);
+    if (node === undefined) throw new AssembleError(`the tree has no ${path}`);
+    return node.kind === "hardlink" ? this.resolveFile(path) : node;
+  }
+
   /** The owner of a path (a hard link's is its file's), or undefined when the tree has no such path. */
   ownerOf(path: string): Owner | undefined {
     const node = this.nodes.get(path);
@@ -424,12 +482,12 @@ export class FileTree {
     let node = this.nodes.get(path);
     for (let hops = 0; node?.kind === "hardlink" && hops < 64; hops++)
       node = this.nodes.get(node.target);
-    if (node?.kind !== "file") throw new PackageError(`hard link ${path} does not lead to a file`);
+    if (node?.kind !== "file") throw new AssembleError(`hard link ${path} does not lead to a file`);
     return node;
   }
 
-  /** For every path in a hard-link group: the group's first path in byte order. */
-  private hardlinkHolders(): Map<string, string> {
+  /** For every path in a hard-link group: the group's first path in byte order (which holds the data). */
+  hardlinkHolders(): Map<string, string> {
     const groups = new Map<string, string[]>();
     for (const path of this.paths()) {
       const node = this.nodes.get(path)!;

@@ -2,11 +2,11 @@ import { strict as assert } from "node:assert";
 import { lstatSync, mkdtempSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PackageError } from "../../../sdk/errors";
+import { AssembleError } from "../../../sdk/errors";
 import { TarType } from "../../../sdk/formats/tar/header";
 import { readTar } from "../../../sdk/formats/tar/reader";
 import { TarWriter } from "../../../sdk/formats/tar/writer";
-import { FileTree, normalizeTreePath } from "../../../sdk/pkg/tree";
+import { FileTree, normalizeTreePath } from "../../../sdk/assemble/tree";
 
 const file = (data: string, mode = 0o644) => ({
   kind: "file" as const,
@@ -35,7 +35,7 @@ describe("FileTree", () => {
     assert.equal(normalizeTreePath("./usr//bin/", "t"), "/usr/bin");
     assert.throws(
       () => normalizeTreePath("usr/../../etc", "deb foo"),
-      (e: unknown) => e instanceof PackageError && /deb foo: refusing the path/.test(e.message),
+      (e: unknown) => e instanceof AssembleError && /deb foo: refusing the path/.test(e.message),
     );
   });
 
