@@ -9,6 +9,8 @@ import { imageConfigSchema, indexSchema, manifestSchema } from "../../../sdk/res
 import { readTar } from "../../../sdk/formats/tar/reader";
 import { createGunzip } from "node:zlib";
 import { createReadStream } from "node:fs";
+import { packageRef } from "../../../sdk/pkg/build";
+import { OSKIT_PACKAGES, SHARED_STORE } from "../../support/packages";
 import { ROOT } from "../../support/paths";
 
 const isRoot = process.getuid?.() === 0;
@@ -106,22 +108,20 @@ describe("oskit pkg build (Debian packages from the archive)", function () {
   });
 
   it("make pkgs puts every oskit package into the store, and their programs find their libraries", async () => {
-    const store = join(work, "store-all");
+    const store = SHARED_STORE;
     const result = spawnSync("make", ["--no-print-directory", "pkgs"], {
       cwd: ROOT,
       encoding: "utf8",
       env: { ...process.env, OSKIT_STORE: store },
     });
     assert.equal(result.status, 0, result.stderr);
-    const refs = (await (await ContentStore.open(store)).list()).map((r) =>
-      r.name.replace(/:.*/, ""),
-    );
-    assert.deepEqual(
-      refs,
-      ["dhcpcd", "getty", "httpd", "init", "kernel", "metadata", "sshd", "sysctl"].map(
-        (p) => `docker.io/oskit/${p}`,
-      ),
-    );
+    const contents = await ContentStore.open(store);
+    for (const dir of OSKIT_PACKAGES) {
+      assert.ok(
+        (await contents.resolve(packageRef(dir))) !== undefined,
+        `${packageRef(dir)} is not in the store`,
+      );
+    }
     const kernel = spawnSync(
       process.execPath,
       [join(ROOT, "bin", "oskit.js"), "pkg", "show-tag", join(ROOT, "pkg", "kernel")],
@@ -134,7 +134,7 @@ describe("oskit pkg build (Debian packages from the archive)", function () {
       ["sshd", ["/usr/sbin/dropbear", "-V"]],
       ["getty", ["/bin/sh", "-c", "echo ok"]],
     ] as const) {
-      const rootfs = await unpack(store, `oskit/${pkg}`, join(work, `rootfs-${pkg}`));
+      const rootfs = await unpack(store, pkg, join(work, `rootfs-${pkg}`));
       const run = spawnSync("chroot", [rootfs, ...program], { encoding: "utf8" });
       assert.equal(run.status, 0, `${pkg}: ${run.stderr}`);
     }
@@ -142,10 +142,10 @@ describe("oskit pkg build (Debian packages from the archive)", function () {
 });
 
 /** Extracts the amd64 layer of an image in the store into a directory. */
-async function unpack(storeDir: string, repository: string, into: string): Promise<string> {
+async function unpack(storeDir: string, pkg: string, into: string): Promise<string> {
   const store = await ContentStore.open(storeDir);
-  const ref = (await store.list()).find((r) => r.name.startsWith(`docker.io/${repository}:`))!;
-  const index = indexSchema.parse(await store.readJson(Digest.parse(ref.descriptor.digest)));
+  const descriptor = (await store.resolve(packageRef(join(ROOT, "pkg", pkg))))!;
+  const index = indexSchema.parse(await store.readJson(Digest.parse(descriptor.digest)));
   const manifest = manifestSchema.parse(
     await store.readJson(Digest.parse(index.manifests[0]!.digest)),
   );

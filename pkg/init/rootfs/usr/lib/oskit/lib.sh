@@ -131,8 +131,14 @@ create_container() {
   bundle=$1
   name=$2
   runc create --bundle "$bundle" "$name" < /dev/null 2>&1 | tee -a "/var/log/$name.log" > /dev/console &
+  output=$!
   deadline=$(($(uptime_seconds) + 30))
   while [ "$(runc_field "$name" status)" != created ]; do
+    # The output pipe closes when runc create fails (no container process holds it).
+    if ! kill -0 "$output" 2> /dev/null && [ "$(runc_field "$name" status)" != created ]; then
+      log "$name: runc create failed (see /var/log/$name.log)"
+      return 1
+    fi
     if [ "$(uptime_seconds)" -gt "$deadline" ]; then
       log "$name: runc create did not finish (see /var/log/$name.log)"
       return 1

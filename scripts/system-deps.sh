@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian packages oskit's builds, boots and tests use, when they are missing:
+# QEMU and OVMF (oskit run qemu), kmod (the kernel package's depmod), cpio and genisoimage (tests).
+set -eu
+need=""
+command -v qemu-system-x86_64 > /dev/null || need="$need qemu-system-x86"
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || need="$need ovmf"
+command -v depmod > /dev/null || [ -x /sbin/depmod ] || need="$need kmod"
+command -v cpio > /dev/null || need="$need cpio"
+command -v isoinfo > /dev/null || need="$need genisoimage"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+  echo "installing Debian packages:$need"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need > /dev/null
+else
+  echo "oskit needs these Debian packages:$need — install them with: sudo apt-get install$need" >&2
+  exit 1
+fi
