@@ -44,6 +44,8 @@ export interface RunOptions {
   readonly consoleLog?: string;
   /** Start QEMU in the background and return. */
   readonly detach?: boolean;
+  /** Connect the console to this terminal (foreground runs): type into the guest, Ctrl-C stops QEMU. */
+  readonly interactive?: boolean;
   /** Where the pid, console log, QMP socket and data CD live. @default a new temporary directory */
   readonly state?: string;
   /** Kill the VM after this many seconds (foreground runs). */
@@ -220,18 +222,14 @@ export async function runQemu(
       : resolve(options.state);
   mkdirSync(state, { recursive: true });
   const console = join(state, "console.log");
-  const args = [
-    ...qemuArgs(target, options, state),
-    "-chardev",
-    `file,id=con,path=${console}`,
-    "-serial",
-    "chardev:con",
-  ];
+  const interactive = options.interactive === true && options.detach !== true;
+  const chardev = interactive ? `stdio,id=con,logfile=${console}` : `file,id=con,path=${console}`;
+  const args = [...qemuArgs(target, options, state), "-chardev", chardev, "-serial", "chardev:con"];
   writeFileSync(join(state, "command"), `${[QEMU, ...args].join(" ")}\n`);
   writeFileSync(console, "");
   const child = spawn(QEMU, args, {
     detached: options.detach === true,
-    stdio: ["ignore", "ignore", "pipe"],
+    stdio: interactive ? ["inherit", "inherit", "pipe"] : ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -239,7 +237,7 @@ export async function runQemu(
   if (pid === undefined) throw new RunError(`${QEMU} did not start`);
   writeFileSync(join(state, "qemu.pid"), `${pid}\n`);
   const tail = followFile(console, (chunk) => {
-    onConsole?.(chunk);
+    if (!interactive) onConsole?.(chunk);
     if (options.consoleLog !== undefined) writeFileSync(options.consoleLog, chunk, { flag: "a" });
   });
   if (options.detach === true) {

@@ -54,6 +54,8 @@ export async function runCommand(
       accel: options.accel,
       consoleLog: options.consoleLog,
       detach: options.detach,
+      interactive:
+        process.stdin.isTTY === true && (io.stdout as { isTTY?: boolean }).isTTY === true,
       state: options.state,
       timeout: positive(options.timeout, "--timeout"),
     },

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build, type BuildOptions } from "../../../sdk/build/build";
 import { TarType } from "../../../sdk/formats/tar/header";
+import { readTar } from "../../../sdk/formats/tar/reader";
 import { TarWriter } from "../../../sdk/formats/tar/writer";
 import { validateManifest } from "../../../sdk/manifest/validate";
 import { ContentStore } from "../../../sdk/resolve/store/store";
@@ -102,6 +103,22 @@ describe("build", () => {
       [false, true],
       "a missing output",
     );
+  });
+
+  it("writes tar-kernel-initrd as a tar of the kernel, initrd and command line", async () => {
+    const result = await build(manifest(), {
+      ...options,
+      formats: ["tar-kernel-initrd"],
+      outDir: join(dir, "tki"),
+    });
+    assert.deepEqual(
+      result.results[0]!.files.map((f) => f.name),
+      ["sys-initrd.tar"],
+    );
+    const names: string[] = [];
+    for await (const entry of readTar([readFileSync(join(dir, "tki", "sys-initrd.tar"))]))
+      names.push(entry.header.path);
+    assert.deepEqual(names, ["kernel", "initrd.img", "cmdline"]);
   });
 
   it("never caches builds with input values, and records the content digest of compressed outputs", async () => {
