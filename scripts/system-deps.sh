@@ -1,6 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages oskit's builds, boots and tests use, when they are missing:
-# QEMU and OVMF (oskit run qemu), kmod (the kernel package's depmod), cpio and genisoimage (tests).
+# QEMU and OVMF (oskit run qemu), kmod (the kernel package's depmod); for the tests cpio and
+# genisoimage, and a real registry: docker-registry, with htpasswd (apache2-utils) and openssl for
+# its basic and token authentication.
 set -eu
 need=""
 command -v qemu-system-x86_64 > /dev/null || need="$need qemu-system-x86"
@@ -8,6 +10,9 @@ command -v qemu-system-x86_64 > /dev/null || need="$need qemu-system-x86"
 command -v depmod > /dev/null || [ -x /sbin/depmod ] || need="$need kmod"
 command -v cpio > /dev/null || need="$need cpio"
 command -v isoinfo > /dev/null || need="$need genisoimage"
+command -v docker-registry > /dev/null || need="$need docker-registry"
+command -v htpasswd > /dev/null || need="$need apache2-utils"
+command -v openssl > /dev/null || need="$need openssl"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
   echo "installing Debian packages:$need"

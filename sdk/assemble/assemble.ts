@@ -10,6 +10,7 @@ import { isAbsolute, resolve } from "node:path";
 import { AssembleError } from "../errors";
 import { readTar } from "../formats/tar/reader";
 import { canonicalJson } from "../manifest/canonical";
+import { manifestImages } from "../manifest/images";
 import { exportLinuxkit } from "../manifest/linuxkit/export";
 import {
   importLabelConfig,
@@ -23,8 +24,12 @@ import {
   type Manifest,
   type VolumeSpec,
 } from "../manifest/schema";
-import type { Platform, ResolvedImage } from "../resolve/image";
-import { resolveImage } from "../resolve/image";
+import {
+  resolveOrPull,
+  type Platform,
+  type ResolvedImage,
+  type ResolverOptions,
+} from "../resolve/image";
 import type { ContentStore } from "../resolve/store/store";
 import { extractImage } from "./layers";
 import { applyLinuxkitFilter } from "./linuxkit-filter";
@@ -54,25 +59,16 @@ export interface AssembleOptions {
 /** Every image a manifest names, resolved in the store for one platform. */
 export type ResolvedImages = ReadonlyMap<string, ResolvedImage>;
 
-/** The images a manifest uses: kernel, init, containers, volumes. */
-export function imageRefs(manifest: Manifest): string[] {
-  const refs = [
-    ...(manifest.kernel ? [manifest.kernel.image] : []),
-    ...(manifest.init ?? []),
-    ...(manifest.volumes ?? []).flatMap((v) => (v.image === undefined ? [] : [v.image])),
-    ...CONTAINER_SECTIONS.flatMap((s) => (manifest[s] ?? []).map((c) => c.image)),
-  ];
-  return [...new Set(refs)];
-}
-
-/** Resolves every image of a manifest (fails on the first missing one, naming it). */
+/** Resolves every image of a manifest: from the store, pulling what it lacks unless told not to. */
 export async function resolveImages(
   manifest: Manifest,
   store: ContentStore,
   platform: Platform,
+  options: ResolverOptions = { pull: "never" },
 ): Promise<ResolvedImages> {
   const out = new Map<string, ResolvedImage>();
-  for (const ref of imageRefs(manifest)) out.set(ref, await resolveImage(store, ref, platform));
+  for (const ref of manifestImages(manifest))
+    out.set(ref, await resolveOrPull(store, ref, platform, options));
   return out;
 }
 

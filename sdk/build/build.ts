@@ -11,7 +11,7 @@ import type { FileTree } from "../assemble/tree";
 import { WRITERS, type Format, type OutputFile } from "../formats/writers";
 import { canonicalJson, manifestDigest } from "../manifest/canonical";
 import type { Manifest } from "../manifest/schema";
-import type { Platform } from "../resolve/image";
+import type { Platform, ResolverOptions } from "../resolve/image";
 import type { ContentStore } from "../resolve/store/store";
 import { readCache, writeCache, type CacheEntry } from "./cache";
 
@@ -34,6 +34,8 @@ export interface BuildOptions {
   readonly sourceDateEpoch?: number;
   /** Write even when the cache says the outputs are current. */
   readonly force?: boolean;
+  /** When to ask registries for images; missing ones are pulled by default. */
+  readonly resolver?: ResolverOptions;
   readonly progress?: (message: string) => void;
 }
 
@@ -78,7 +80,11 @@ export async function build(manifest: Manifest, options: BuildOptions): Promise<
   const progress = options.progress ?? (() => undefined);
   const epoch = options.sourceDateEpoch ?? sourceDateEpoch();
   const started = Date.now();
-  const images = await resolveImages(manifest, options.store, options.platform);
+  const images = await resolveImages(manifest, options.store, options.platform, {
+    pull: "missing",
+    ...options.resolver,
+    progress: options.resolver?.progress ?? progress,
+  });
   const resolved = Date.now();
   await mkdir(options.outDir, { recursive: true });
   const cacheable = options.inputs === undefined || Object.keys(options.inputs).length === 0;

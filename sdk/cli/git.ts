@@ -51,6 +51,14 @@ export function parseGitSpec(spec: string, cwd: string): GitSpec | undefined {
   return { rev, path, top };
 }
 
+/** The text of a file at a revision, or undefined when it has none there. */
+export function readAtRevisionIfExists(spec: GitSpec): string | undefined {
+  const result = spawnSync("git", ["cat-file", "-e", `${spec.rev}:${spec.path}`], {
+    cwd: spec.top,
+  });
+  return result.status === 0 ? readAtRevision(spec) : undefined;
+}
+
 /** The text of a file at a revision. */
 export function readAtRevision(spec: GitSpec): string {
   return git(["show", `${spec.rev}:${spec.path}`], spec.top);

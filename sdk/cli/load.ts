@@ -5,20 +5,27 @@
  */
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
-import { extname, resolve } from "node:path";
+import { dirname, extname, join, resolve } from "node:path";
 import { createJiti } from "jiti";
 import { isConstruct } from "../constructs/brand";
 import { ErrorCode, OskitError } from "../errors";
-import { importLinuxkit, type LinuxkitSource } from "../manifest/linuxkit/import";
+import { importLinuxkit } from "../manifest/linuxkit/import";
 import type { Manifest } from "../manifest/schema";
 import { validateManifest } from "../manifest/validate";
-import { parseGitSpec, readAtRevision, withTreeAtRevision } from "./git";
+import { applyLock, LOCK_FILE, parseLock, readLock, type LockFile } from "../resolve/lock";
+import { parseGitSpec, readAtRevision, readAtRevisionIfExists, withTreeAtRevision } from "./git";
 
 export interface Loaded {
+  /** The manifest, with the lock file's digests applied unless asked not to. */
   readonly manifest: Manifest;
   /** Things accepted but not acted on, one sentence each. */
   readonly warnings: readonly string[];
+  /** Image references not pinned by a digest (tags that may move). */
+  readonly unpinned: readonly string[];
 }
+
+/** What to do with `oskit.lock.json`: apply it when present, require it to be current, or ignore it. */
+export type LockUse = "apply" | "frozen" | "ignore";
 
 const YAML_EXTENSIONS = [".yml", ".yaml"];
 const MODULE_EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"];
@@ -35,6 +42,7 @@ export function definitionKind(spec: string): "yaml" | "module" | undefined {
 export async function loadDefinitions(
   specs: readonly string[],
   cwd = process.cwd(),
+  options: { readonly lock?: LockUse } = {},
 ): Promise<Loaded> {
   const kinds = specs.map((spec) => {
     const kind = definitionKind(spec);
@@ -46,6 +54,7 @@ export async function loadDefinitions(
     }
     return kind;
   });
+  let loaded: { manifest: Manifest; warnings: readonly string[] };
   if (kinds.includes("module")) {
     if (specs.length > 1) {
       throw new OskitError(
@@ -53,13 +62,43 @@ export async function loadDefinitions(
         "only LinuxKit YAML files can be merged; give one .ts/.js definition",
       );
     }
-    return { manifest: await loadModule(specs[0]!, cwd), warnings: [] };
+    loaded = { manifest: await loadModule(specs[0]!, cwd), warnings: [] };
+  } else {
+    loaded = importLinuxkit(specs.map((spec) => ({ text: readText(spec, cwd), filename: spec })));
   }
-  const sources: LinuxkitSource[] = specs.map((spec) => ({
-    text: readText(spec, cwd),
-    filename: spec,
-  }));
-  return importLinuxkit(sources);
+  const use = options.lock ?? "apply";
+  if (use === "ignore") return { ...loaded, unpinned: [] };
+  const lock = readLockBeside(specs[0]!, cwd);
+  const applied = applyLock(loaded.manifest, lock);
+  if (use === "frozen") {
+    if (lock === undefined)
+      throw new OskitError(
+        ErrorCode.Load,
+        `${specs[0]!}: --frozen, but there is no ${LOCK_FILE} beside it; run oskit lock`,
+      );
+    if (applied.unpinned.length > 0 || applied.unused.length > 0) {
+      const parts = [
+        ...(applied.unpinned.length > 0 ? [`not in it: ${applied.unpinned.join(", ")}`] : []),
+        ...(applied.unused.length > 0 ? [`no longer used: ${applied.unused.join(", ")}`] : []),
+      ];
+      throw new OskitError(
+        ErrorCode.Load,
+        `${LOCK_FILE} is stale (${parts.join("; ")}); run oskit lock`,
+      );
+    }
+  }
+  return { manifest: applied.manifest, warnings: loaded.warnings, unpinned: applied.unpinned };
+}
+
+/** The lock file beside a definition (at the same revision, for REV:PATH). */
+function readLockBeside(spec: string, cwd: string): LockFile | undefined {
+  const git = parseGitSpec(spec, cwd);
+  if (git !== undefined) {
+    const path = join(dirname(git.path), LOCK_FILE);
+    const text = readAtRevisionIfExists({ ...git, path });
+    return text === undefined ? undefined : parseLock(text, `${git.rev}:${path}`);
+  }
+  return readLock(dirname(resolve(cwd, spec)));
 }
 
 function readText(spec: string, cwd: string): string {

@@ -11,6 +11,7 @@ import { FORMATS } from "../formats/writers";
 import { DIFF_FORMATS, type DiffFormat } from "../manifest/diff/render";
 import { buildCommand, type BuildCommandOptions } from "./commands/build";
 import { diff } from "./commands/diff";
+import { lockCommand, pullCommand, pushCommand, type RegistryFlags } from "./commands/registry";
 import { runCommand, stopCommand, type RunCommandOptions } from "./commands/run";
 import { exportYaml } from "./commands/export";
 import { importYaml } from "./commands/import";
@@ -54,7 +55,11 @@ function program(io: Io, done: (code: number) => void): Command {
       "a .ts/.js module whose default export is an oskit.Image, or LinuxKit .yml files (merged in order)",
     )
     .option("-o, --out <file>", "write to a file instead of stdout")
-    .action(async (files: string[], opts: { out?: string }) => done(await synth(io, files, opts)));
+    .option("--frozen", "fail unless oskit.lock.json pins every image")
+    .option("--no-lock", "ignore oskit.lock.json")
+    .action(async (files: string[], opts: { out?: string; frozen?: boolean; lock?: boolean }) =>
+      done(await synth(io, files, opts)),
+    );
 
   cmd
     .command("validate")
@@ -106,7 +111,9 @@ function program(io: Io, done: (code: number) => void): Command {
 
   cmd
     .command("build")
-    .description("build a system's bootable files (kernel+initrd, tar, …) from images in the store")
+    .description(
+      "build a system's bootable files (kernel+initrd, tar, …) from the store, pulling what it lacks",
+    )
     .argument("<file...>", "a .ts/.js definition or LinuxKit .yml files")
     .requiredOption(
       "-f, --format <format>",
@@ -119,6 +126,14 @@ function program(io: Io, done: (code: number) => void): Command {
     .option("--arch <arch>", "architecture of the images (default: this machine's)")
     .option("--store <dir>", "the content store (default: $OSKIT_STORE or ~/.cache/oskit)")
     .option("--force", "write the outputs even when they are current")
+    .option("--pull", "ask the registries for every tag, even those the store has")
+    .option("--frozen", "fail unless oskit.lock.json pins every image")
+    .option("--insecure-registry <host>", "allow plain HTTP to this registry (repeatable)", collect)
+    .option(
+      "--mirror <host=url>",
+      "pull this registry's images from a mirror (repeatable)",
+      collect,
+    )
     .action(async (files: string[], opts: BuildCommandOptions) =>
       done(await buildCommand(io, files, opts)),
     );
@@ -167,6 +182,53 @@ function program(io: Io, done: (code: number) => void): Command {
       done(await stopCommand(io, state, opts)),
     );
 
+  const registryFlags = (command: Command) =>
+    command
+      .option("--store <dir>", "the content store (default: $OSKIT_STORE or ~/.cache/oskit)")
+      .option(
+        "--insecure-registry <host>",
+        "allow plain HTTP to this registry (repeatable; also OSKIT_INSECURE_REGISTRIES)",
+        collect,
+      )
+      .option(
+        "--mirror <host=url>",
+        "pull this registry's images from a mirror (repeatable; also OSKIT_MIRRORS)",
+        collect,
+      );
+
+  registryFlags(
+    cmd
+      .command("pull")
+      .description("pull images from their registries into the store")
+      .argument("<ref...>", "image references")
+      .option("--arch <arch>", "platform to pull (repeatable; default: this machine's)", collect)
+      .option("--all-platforms", "pull every platform of a multi-platform image"),
+  ).action(
+    async (refs: string[], opts: RegistryFlags & { arch?: string[]; allPlatforms?: boolean }) =>
+      done(await pullCommand(io, refs, opts)),
+  );
+
+  registryFlags(
+    cmd
+      .command("push")
+      .description("push an image of the store to a registry")
+      .argument("<source>", "a reference in the store")
+      .argument("[target]", "where to push it (default: the same reference)"),
+  ).action(async (source: string, target: string | undefined, opts: RegistryFlags) =>
+    done(await pushCommand(io, source, target, opts)),
+  );
+
+  registryFlags(
+    cmd
+      .command("lock")
+      .description("pin every image of a definition by digest in oskit.lock.json beside it")
+      .argument("<file...>", "a .ts/.js definition or LinuxKit .yml files")
+      .option("--arch <arch>", "platform to lock (repeatable; default: this machine's)", collect)
+      .option("--pull", "ask the registries again even for images in the store"),
+  ).action(async (files: string[], opts: RegistryFlags & { arch?: string[]; pull?: boolean }) =>
+    done(await lockCommand(io, files, opts)),
+  );
+
   const pkg = cmd
     .command("pkg")
     .description("build component images (kernel, init, services) into the store");
@@ -180,8 +242,13 @@ function program(io: Io, done: (code: number) => void): Command {
       collect,
     )
     .option("--store <dir>", "the content store (default: $OSKIT_STORE or ~/.cache/oskit)")
-    .action(async (dirs: string[], opts: { arch?: string[]; store?: string }) =>
-      done(await pkgBuild(io, dirs, opts)),
+    .option("--push <ref>", "push the image there after building (one package directory)")
+    .option("--insecure-registry <host>", "allow plain HTTP to this registry (repeatable)", collect)
+    .action(
+      async (
+        dirs: string[],
+        opts: { arch?: string[]; store?: string; push?: string; insecureRegistry?: string[] },
+      ) => done(await pkgBuild(io, dirs, opts)),
     );
   pkg
     .command("show-tag")

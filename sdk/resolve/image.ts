@@ -14,7 +14,13 @@ import {
   type ImageConfig,
   type ImageManifest,
 } from "./oci";
+import { ImageRef } from "../manifest/reference";
+import { pull } from "./pull";
+import type { RegistryOptions } from "./registry/hosts";
 import type { ContentStore } from "./store/store";
+
+/** The store does not have the image (or not the platform asked for): pulling it may help. */
+export class NotInStoreError extends ResolveError {}
 
 export interface Platform {
   readonly os: string;
@@ -52,8 +58,8 @@ export async function resolveImage(
 ): Promise<ResolvedImage> {
   const top = await store.resolve(ref);
   if (top === undefined) {
-    throw new ResolveError(
-      `${ref} is not in the store at ${store.root}; build oskit's packages with \`make pkgs\` (or \`oskit pkg build DIR\`) — pulling from registries comes later`,
+    throw new NotInStoreError(
+      `${ref} is not in the store at ${store.root}; pull it with \`oskit pull ${ref}\`, or for oskit's own packages run \`make pkgs\``,
     );
   }
   let descriptor: Descriptor = top;
@@ -71,6 +77,11 @@ export async function resolveImage(
       );
     }
     descriptor = match;
+    if (!(await store.hasBlob(Digest.parse(match.digest)))) {
+      throw new NotInStoreError(
+        `${ref}: the store has the index but not its ${platform.os}/${platform.architecture} image`,
+      );
+    }
   } else if (!MANIFEST_MEDIA_TYPES.includes(top.mediaType)) {
     throw new ResolveError(`${ref}: unsupported media type ${top.mediaType}`);
   }
@@ -89,4 +100,40 @@ export async function resolveImage(
     ref,
   );
   return { ref, digest: descriptor.digest, manifest, config, layers: manifest.layers };
+}
+
+/** When to ask a registry: for images the store lacks (default), always (for tags), or never. */
+export type PullPolicy = "missing" | "always" | "never";
+
+export interface ResolverOptions {
+  readonly pull?: PullPolicy;
+  readonly registry?: RegistryOptions;
+  readonly progress?: (message: string) => void;
+}
+
+/**
+ * Resolves from the store first, pulling what it lacks (or, with `always`, refreshing tags). A
+ * reference pinned by digest never touches the network once the store has it.
+ */
+export async function resolveOrPull(
+  store: ContentStore,
+  ref: string,
+  platform: Platform,
+  options: ResolverOptions = {},
+): Promise<ResolvedImage> {
+  const policy = options.pull ?? "missing";
+  const pinned = ImageRef.parse(ref).digest !== undefined;
+  if (policy !== "always" || pinned) {
+    try {
+      return await resolveImage(store, ref, platform);
+    } catch (error) {
+      if (!(error instanceof NotInStoreError) || policy === "never") throw error;
+    }
+  }
+  await pull(ref, store, {
+    platforms: [platform],
+    registry: options.registry,
+    progress: options.progress,
+  });
+  return resolveImage(store, ref, platform);
 }

@@ -14,8 +14,8 @@ export interface TestImage {
   readonly architecture?: string;
 }
 
-/** Puts an image made of the given layer bytes into a store and tags it; returns the index descriptor. */
-export async function storeImage(store: ContentStore, image: TestImage): Promise<Descriptor> {
+/** Puts one platform's config, layers and manifest into a store; returns the manifest's descriptor. */
+async function storeManifest(store: ContentStore, image: TestImage): Promise<Descriptor> {
   const layers: Descriptor[] = [];
   for (const tar of image.layers) {
     const bytes = image.plain === true ? tar : gzipSync(tar);
@@ -43,23 +43,37 @@ export async function storeImage(store: ContentStore, image: TestImage): Promise
     config: { mediaType: MediaType.OciConfig, digest: config.digest.toString(), size: config.size },
     layers,
   });
+  return {
+    mediaType: MediaType.OciManifest,
+    digest: manifest.digest.toString(),
+    size: manifest.size,
+    platform: { architecture: image.architecture ?? "amd64", os: "linux" },
+  };
+}
+
+/** Puts an image made of the given layer bytes into a store and tags it; returns the index descriptor. */
+export async function storeImage(store: ContentStore, image: TestImage): Promise<Descriptor> {
+  return storeMultiArch(store, image.ref, [image]);
+}
+
+/** Puts an index of several platforms' images under `ref` (each image's own ref is not used). */
+export async function storeMultiArch(
+  store: ContentStore,
+  ref: string,
+  images: readonly TestImage[],
+): Promise<Descriptor> {
+  const manifests: Descriptor[] = [];
+  for (const image of images) manifests.push(await storeManifest(store, image));
   const index = await store.putJson({
     schemaVersion: 2,
     mediaType: MediaType.OciIndex,
-    manifests: [
-      {
-        mediaType: MediaType.OciManifest,
-        digest: manifest.digest.toString(),
-        size: manifest.size,
-        platform: { architecture: image.architecture ?? "amd64", os: "linux" },
-      },
-    ],
+    manifests,
   });
   const descriptor = {
     mediaType: MediaType.OciIndex,
     digest: index.digest.toString(),
     size: index.size,
   };
-  await store.tag(image.ref, descriptor);
+  await store.tag(ref, descriptor);
   return descriptor;
 }

@@ -6,6 +6,7 @@ import { ociArchitecture } from "../../resolve/oci";
 import { ContentStore, defaultStoreRoot } from "../../resolve/store/store";
 import { parseInputs, warn, type Io } from "../io";
 import { loadDefinitions } from "../load";
+import { registryOptions } from "./registry";
 
 export interface BuildCommandOptions {
   readonly format: string[];
@@ -15,6 +16,10 @@ export interface BuildCommandOptions {
   readonly store?: string;
   readonly arch?: string;
   readonly force?: boolean;
+  readonly pull?: boolean;
+  readonly frozen?: boolean;
+  readonly insecureRegistry?: string[];
+  readonly mirror?: string[];
 }
 
 function sizeText(bytes: number): string {
@@ -36,8 +41,15 @@ export async function buildCommand(
         throw new OskitError(ErrorCode.Usage, `-f ${f}: expected one of ${FORMATS.join(", ")}`);
       return f as Format;
     });
-  const { manifest, warnings } = await loadDefinitions(files, io.cwd);
+  const { manifest, warnings, unpinned } = await loadDefinitions(files, io.cwd, {
+    lock: options.frozen === true ? "frozen" : "apply",
+  });
   warn(io, warnings);
+  if (unpinned.length > 0) {
+    warn(io, [
+      `not pinned by a digest (a moved tag would change this system unseen; run oskit lock): ${unpinned.join(", ")}`,
+    ]);
+  }
   const first = files[0]!;
   const name = options.name ?? basename(first.split(":").pop() ?? first, extname(first));
   const started = Date.now();
@@ -50,6 +62,10 @@ export async function buildCommand(
     baseDir: resolve(io.cwd, dirname(first.includes(":") && !first.startsWith("/") ? "." : first)),
     inputs: parseInputs(options.input ?? []),
     force: options.force,
+    resolver: {
+      pull: options.pull === true ? "always" : "missing",
+      registry: registryOptions(io, options),
+    },
     progress: (m) => io.stderr.write(`${m}\n`),
   });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);

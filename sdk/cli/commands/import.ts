@@ -17,7 +17,7 @@ export async function importYaml(
       );
     }
   }
-  const { manifest, warnings } = await loadDefinitions(files, io.cwd);
+  const { manifest, warnings } = await loadDefinitions(files, io.cwd, { lock: "ignore" });
   warn(io, warnings);
   emit(io, emitTypescript(manifest, { source: files.join(", ") }), options.out);
   return 0;

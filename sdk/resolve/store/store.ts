@@ -10,6 +10,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm, stat, utimes } from "node:fs/promises";
 import { homedir } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 import { ResolveError } from "../../errors";
 import { Digest } from "../../manifest/digest";
@@ -173,6 +174,70 @@ export class ContentStore {
       await rename(temp, target);
     }
     return { digest, size };
+  }
+
+  /**
+   * Stores a blob fetched in pieces: `fetchFrom(offset)` gives the bytes from `offset` on; when a
+   * piece fails, the next one starts where the last stopped (a Range request), up to `attempts`
+   * times. Nothing enters the store unless the whole blob has the expected digest and size.
+   */
+  async putResumable(
+    expected: Digest,
+    size: number | undefined,
+    fetchFrom: (offset: number) => Promise<AsyncIterable<Uint8Array>>,
+    options: { readonly attempts?: number; readonly what?: string } = {},
+  ): Promise<BlobInfo> {
+    const attempts = options.attempts ?? 5;
+    const what = options.what ?? `blob ${expected.toString()}`;
+    if (await this.hasBlob(expected)) {
+      await this.blobPath(expected);
+      return { digest: expected, size: (await this.blobSize(expected))! };
+    }
+    const temp = this.tempPath();
+    const hash = createHash("sha256");
+    let written = 0;
+    const handle = await open(temp, "w");
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          for await (const chunk of await fetchFrom(written)) {
+            hash.update(chunk);
+            written += chunk.length;
+            if (size !== undefined && written > size)
+              throw new ResolveError(
+                `${what} is longer than its ${size} bytes; nothing was stored`,
+              );
+            await handle.write(chunk);
+          }
+          if (size !== undefined && written < size)
+            throw new Error(`the connection ended after ${written} of ${size} bytes`);
+          break;
+        } catch (error) {
+          if (error instanceof ResolveError) throw error;
+          if (attempt >= attempts)
+            throw new ResolveError(
+              `${what}: ${attempts} tries failed, the last with ${(error as Error).message}; nothing was stored`,
+              { cause: error },
+            );
+          await sleep(250 * attempt);
+        }
+      }
+      await handle.sync();
+    } catch (error) {
+      await handle.close();
+      await rm(temp, { force: true });
+      throw error;
+    }
+    await handle.close();
+    const digest = `sha256:${hash.digest("hex")}`;
+    if (digest !== expected.toString() || (size !== undefined && written !== size)) {
+      await rm(temp, { force: true });
+      throw new ResolveError(
+        `${what}: the bytes received (${written}) have the digest ${digest}; nothing was stored`,
+      );
+    }
+    await rename(temp, this.pathOf(expected));
+    return { digest: expected, size: written };
   }
 
   /** Stores a JSON document exactly as serialized here. */

@@ -1,0 +1,107 @@
+/**
+ * Pulling an image into the store: its index (or manifest), the manifests of the platforms
+ * asked for, their configs and layers. Every blob's digest is checked before it is stored, so the
+ * store never holds anything the registry did not vouch for by digest.
+ */
+import { ResolveError } from "../errors";
+import { Digest } from "../manifest/digest";
+import { ImageRef } from "../manifest/reference";
+import type { Platform } from "./image";
+import {
+  indexSchema,
+  INDEX_MEDIA_TYPES,
+  manifestSchema,
+  MANIFEST_MEDIA_TYPES,
+  type Descriptor,
+} from "./oci";
+import { RegistryClient } from "./registry/client";
+import type { RegistryOptions } from "./registry/hosts";
+import type { ContentStore } from "./store/store";
+
+export interface PullOptions {
+  /** The platforms to fetch; every platform of an index when absent. */
+  readonly platforms?: readonly Platform[];
+  readonly registry?: RegistryOptions;
+  readonly progress?: (message: string) => void;
+}
+
+function platformMatches(descriptor: Descriptor, wanted: readonly Platform[] | undefined): boolean {
+  if (wanted === undefined) return true;
+  const p = descriptor.platform;
+  return p !== undefined && wanted.some((w) => w.os === p.os && w.architecture === p.architecture);
+}
+
+function parse<T>(
+  bytes: Buffer,
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+  what: string,
+): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString("utf8"));
+  } catch {
+    throw new ResolveError(`${what} is not JSON`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ResolveError(`${what} is not a valid OCI document`);
+  return parsed.data;
+}
+
+/** Pulls a reference into the store and tags it there (when it has a tag); returns its top descriptor. */
+export async function pull(
+  refText: string,
+  store: ContentStore,
+  options: PullOptions = {},
+): Promise<Descriptor> {
+  const ref = ImageRef.parse(refText);
+  const client = RegistryClient.for(ref, options.registry);
+  const progress = options.progress ?? (() => undefined);
+  const top = await client.getManifest(ref, ref.digest ?? ref.tag ?? "latest");
+  const topDescriptor: Descriptor = {
+    mediaType: top.mediaType,
+    digest: top.digest.toString(),
+    size: top.bytes.length,
+  };
+  let manifests: Descriptor[];
+  if (INDEX_MEDIA_TYPES.includes(top.mediaType)) {
+    const index = parse(top.bytes, indexSchema, `${refText} index`);
+    manifests = index.manifests.filter((m) => platformMatches(m, options.platforms));
+    if (manifests.length === 0) {
+      const have = index.manifests
+        .map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : "unknown"))
+        .join(", ");
+      throw new ResolveError(
+        `${refText} has no image for ${options.platforms?.map((p) => `${p.os}/${p.architecture}`).join(", ") ?? "any platform"} (it has ${have})`,
+      );
+    }
+  } else if (MANIFEST_MEDIA_TYPES.includes(top.mediaType)) {
+    manifests = [topDescriptor];
+  } else {
+    throw new ResolveError(`${refText}: unsupported media type "${top.mediaType}"`);
+  }
+  for (const descriptor of manifests) {
+    const fetched =
+      descriptor.digest === topDescriptor.digest
+        ? top
+        : await client.getManifest(ref, descriptor.digest);
+    const manifest = parse(
+      fetched.bytes,
+      manifestSchema,
+      `${refText} manifest ${descriptor.digest}`,
+    );
+    const blobs = [manifest.config, ...manifest.layers];
+    const bytes = blobs.reduce((n, b) => n + b.size, 0);
+    progress(
+      `pulling ${refText}${descriptor.platform ? ` (${descriptor.platform.os}/${descriptor.platform.architecture})` : ""}: ${blobs.length} blobs, ${bytes} bytes`,
+    );
+    for (const blob of blobs) await client.fetchBlob(ref, blob, store);
+    await store.putBlob(fetched.bytes, fetched.digest);
+  }
+  await store.putBlob(top.bytes, Digest.parse(topDescriptor.digest));
+  if (ref.tag !== undefined || ref.digest === undefined)
+    await store.tag(
+      ref.digest === undefined ? refText : `${ref.repository}:${ref.tag!}`,
+      topDescriptor,
+    );
+  return topDescriptor;
+}
