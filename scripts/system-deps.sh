@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages oskit's builds, boots and tests use, when they are missing:
 # QEMU and OVMF (oskit run qemu), kmod (the kernel package's depmod); for the tests cpio and
-# genisoimage, and a real registry: docker-registry, with htpasswd (apache2-utils) and openssl for
-# its basic and token authentication.
+# genisoimage, a real registry (docker-registry, with htpasswd from apache2-utils and openssl for
+# its basic and token authentication), and the reference tools the disk formats are checked with
+# (qemu-img from qemu-utils, fsck.vfat from dosfstools, sgdisk from gdisk, mtools).
 set -eu
 need=""
 command -v qemu-system-x86_64 > /dev/null || need="$need qemu-system-x86"
@@ -13,6 +14,10 @@ command -v isoinfo > /dev/null || need="$need genisoimage"
 command -v docker-registry > /dev/null || need="$need docker-registry"
 command -v htpasswd > /dev/null || need="$need apache2-utils"
 command -v openssl > /dev/null || need="$need openssl"
+command -v qemu-img > /dev/null || need="$need qemu-utils"
+command -v fsck.vfat > /dev/null || [ -x /sbin/fsck.vfat ] || need="$need dosfstools"
+command -v sgdisk > /dev/null || [ -x /sbin/sgdisk ] || need="$need gdisk"
+command -v mcopy > /dev/null || need="$need mtools"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
   echo "installing Debian packages:$need"
