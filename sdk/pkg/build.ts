@@ -187,9 +187,7 @@ async function buildTree(
     for (const from of pack.from) {
       if (tree.get(from) === undefined)
         throw new PackageError(`${spec.image}: pack ${pack.tar}: the tree has no ${from}`);
-      const below = tree.paths().filter((path) => path === from || path.startsWith(`${from}/`));
-      const links = below.filter((path) => tree.get(path)!.kind === "hardlink");
-      for (const path of [...below.filter((p) => !links.includes(p)), ...links])
+      for (const path of tree.paths().filter((p) => p === from || p.startsWith(`${from}/`)))
         packed.set(path, tree.get(path)!, `${spec.image} pack`);
       tree.delete(from);
     }

@@ -109,6 +109,35 @@ describe("buildPackage", () => {
     assert.ok(progress.some((m) => m.includes("running sh step.sh")));
   });
 
+  it("keeps a file packed away under one name for its other names outside the pack", async () => {
+    const pkg = join(dir, "pkg");
+    writeFileSync(
+      join(pkg, "link.sh"),
+      [
+        'mkdir -p "$ROOT/lib/modules"',
+        'echo bzImage > "$ROOT/lib/modules/vmlinuz"',
+        'ln "$ROOT/lib/modules/vmlinuz" "$ROOT/kernel"',
+        'ln "$ROOT/lib/modules/vmlinuz" "$ROOT/vmlinuz"',
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(pkg, "build.yml"),
+      [
+        "image: example.com/kernel",
+        "steps: [[sh, link.sh]]",
+        "pack: [{ tar: /kernel.tar, from: [/lib/modules] }]",
+        "keep: [/kernel, /vmlinuz, /kernel.tar]",
+      ].join("\n"),
+    );
+    const result = await buildPackage(pkg, { store });
+    const { entries } = await layerEntries(store, result.index.digest);
+    assert.deepEqual(entries, {
+      kernel: "644",
+      "kernel.tar": "644 [lib/=, lib/modules/=, lib/modules/vmlinuz=bzImage]",
+      vmlinuz: "644",
+    });
+  });
+
   it("builds the same digest twice", async () => {
     localPackage(
       join(dir, "pkg"),
