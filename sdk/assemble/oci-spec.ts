@@ -49,6 +49,7 @@ export function resolveId(value: number | string | undefined, ids: IdMap, what: 
   return id;
 }
 
+/** A capability list with a single `all` or `none` expanded (each list on its own, before lists are joined). */
 function expandCapabilities(list: readonly string[]): string[] {
   if (list.length === 1 && list[0] === "all") return [...LINUX_CAPABILITIES];
   if (list.length === 1 && list[0] === "none") return [];
@@ -165,9 +166,15 @@ export function ociSpec(input: SpecInput): Record<string, unknown> {
       `${what}: nothing to run — the image ${c.image} has no entrypoint or cmd; set command`,
     );
   }
-  const capabilities = expandCapabilities(
-    c.capabilities ?? [...(l.capabilities ?? []), ...(c.capabilitiesAdd ?? [])],
-  );
+  const capabilities =
+    c.capabilities !== undefined
+      ? expandCapabilities(c.capabilities)
+      : [
+          ...new Set([
+            ...expandCapabilities(l.capabilities ?? []),
+            ...expandCapabilities(c.capabilitiesAdd ?? []),
+          ]),
+        ];
   const ambient = expandCapabilities(c.ambient ?? l.ambient ?? []);
   const allCaps = [...new Set([...capabilities, ...ambient])].sort();
   const readonly = c.readonly ?? l.readonly ?? false;

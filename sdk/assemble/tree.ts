@@ -3,6 +3,9 @@
  * Owners and modes are data here, never applied with chown, so no root is needed; paths are
  * normalized and may not climb out of the root, and nothing is added below a path that is not
  * a directory (a symlink in the middle of a path could otherwise lead a write outside).
+ *
+ * Hard links are paths that hold the same file node (one object, as one inode): removing or
+ * replacing one of the names leaves the others with the file, as a filesystem does.
  */
 import {
   chmod,
@@ -26,11 +29,17 @@ interface Owner {
   readonly gid: number;
 }
 
+/** A regular file; every path that holds this same object is a hard link to it. */
+export type FileNode = {
+  readonly kind: "file";
+  readonly mode: number;
+  readonly data: Buffer;
+} & Owner;
+
 export type TreeNode =
-  | ({ readonly kind: "file"; readonly mode: number; readonly data: Buffer } & Owner)
+  | FileNode
   | ({ readonly kind: "dir"; readonly mode: number } & Owner)
   | ({ readonly kind: "symlink"; readonly target: string } & Owner)
-  | { readonly kind: "hardlink"; readonly target: string }
   | ({
       readonly kind: "device";
       readonly type: "char" | "block" | "fifo";
@@ -45,8 +54,14 @@ const ROOT_OWNER: Owner = { uid: 0, gid: 0 };
 const WHITEOUT = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 
-/** The tree node a tar entry describes (owners applied by the caller), or undefined to skip it. */
-async function nodeOf(entry: TarEntry, where: string): Promise<TreeNode | undefined> {
+/**
+ * The tree node a tar entry describes (owners applied by the caller), a hard link's target, or
+ * undefined to skip it.
+ */
+async function nodeOf(
+  entry: TarEntry,
+  where: string,
+): Promise<TreeNode | { readonly kind: "hardlink"; readonly target: string } | undefined> {
   const h = entry.header;
   switch (h.type) {
     case TarType.File:
@@ -115,7 +130,10 @@ export class FileTree {
     return [...this.nodes.keys()].sort(comparePaths);
   }
 
-  /** Adds or replaces an entry, creating missing parent directories (0755, root). */
+  /**
+   * Adds or replaces an entry, creating missing parent directories (0755, root). A file node
+   * already in the tree becomes one more name of that file (a hard link).
+   */
   set(rawPath: string, node: TreeNode, context = "tree"): void {
     const path = normalizeTreePath(rawPath, context);
     if (path === "/") {
@@ -125,18 +143,31 @@ export class FileTree {
     this.ensureDirectory(parentOf(path), context);
     const existing = this.nodes.get(path);
     if (existing?.kind === "dir" && node.kind !== "dir") this.delete(path);
-    if (node.kind === "hardlink") {
-      const target = normalizeTreePath(node.target, context);
-      const resolved = this.nodes.get(target);
-      if (resolved === undefined || (resolved.kind !== "file" && resolved.kind !== "hardlink")) {
-        throw new AssembleError(
-          `${context}: hard link ${path} points at ${target}, which is not a file in the tree`,
-        );
-      }
-      this.nodes.set(path, { kind: "hardlink", target });
-      return;
-    }
     this.nodes.set(path, node);
+  }
+
+  /**
+   * Makes `path` a hard link to the file now at `target`: the file as it is, whatever later
+   * happens to the name `target` (tar's meaning of a link entry).
+   */
+  link(rawPath: string, rawTarget: string, context = "tree"): void {
+    const path = normalizeTreePath(rawPath, context);
+    const target = normalizeTreePath(rawTarget, context);
+    this.set(path, this.linkTarget(path, target, this.nodes.get(target), context), context);
+  }
+
+  private linkTarget(
+    path: string,
+    target: string,
+    node: TreeNode | undefined,
+    context: string,
+  ): FileNode {
+    if (path === target) throw new AssembleError(`${context}: hard link ${path} points at itself`);
+    if (node?.kind !== "file")
+      throw new AssembleError(
+        `${context}: hard link ${path} points at ${target}, which is not a file in the tree`,
+      );
+    return node;
   }
 
   private ensureDirectory(path: string, context: string): void {
@@ -178,25 +209,30 @@ export class FileTree {
     for (const path of [...this.nodes.keys()]) if (!kept.has(path)) this.nodes.delete(path);
   }
 
-  /** A copy (nodes are immutable and shared). */
+  /** A copy (nodes are immutable and shared, so hard links stay hard links). */
   clone(): FileTree {
     const out = new FileTree();
     for (const [path, node] of this.nodes) out.nodes.set(path, node);
     return out;
   }
 
-  /** Adds every entry of `other` below `prefix` (`/` merges it into this tree, later entries winning). */
+  /**
+   * Adds every entry of `other` below `prefix` (`/` merges it into this tree, later entries
+   * winning). Its files are new files here, hard-linked among themselves as they were in `other`,
+   * so grafting one image twice does not link the two copies.
+   */
   graft(prefix: string, other: FileTree, context: string): void {
     const base = prefix === "/" ? "" : prefix;
-    const paths = other.paths();
-    const links = paths.filter((p) => other.get(p)!.kind === "hardlink");
-    for (const path of [...paths.filter((p) => other.get(p)!.kind !== "hardlink"), ...links]) {
+    const copies = new Map<FileNode, FileNode>();
+    for (const path of other.paths()) {
       const node = other.get(path)!;
-      this.set(
-        `${base}${path}`,
-        node.kind === "hardlink" ? { kind: "hardlink", target: `${base}${node.target}` } : node,
-        context,
-      );
+      if (node.kind !== "file") {
+        this.set(`${base}${path}`, node, context);
+        continue;
+      }
+      let copy = copies.get(node);
+      if (copy === undefined) copies.set(node, (copy = { ...node }));
+      this.set(`${base}${path}`, copy, context);
     }
     if (prefix !== "/" && this.get(prefix) === undefined)
       this.set(prefix, { kind: "dir", mode: 0o755, ...ROOT_OWNER }, context);
@@ -207,15 +243,8 @@ export class FileTree {
     const out = new FileTree();
     const prefix = path === "/" ? "/" : `${path}/`;
     for (const key of this.paths()) {
-      if (!key.startsWith(prefix)) continue;
-      const node = this.nodes.get(key)!;
-      const relative = `/${key.slice(prefix.length)}`;
-      out.nodes.set(
-        relative,
-        node.kind === "hardlink" && node.target.startsWith(prefix)
-          ? { kind: "hardlink", target: `/${node.target.slice(prefix.length)}` }
-          : node,
-      );
+      if (key.startsWith(prefix))
+        out.nodes.set(`/${key.slice(prefix.length)}`, this.nodes.get(key)!);
     }
     return out;
   }
@@ -223,7 +252,8 @@ export class FileTree {
   /**
    * Adds the entries of a tar archive: a Debian package's data (those `include` accepts), or an
    * image layer with `whiteouts` (`.wh.NAME` removes NAME, `.wh..wh..opq` empties its directory,
-   * both only of what earlier layers put there). Problems name the entry.
+   * both only of what earlier layers put there). Problems name the entry. A hard link `include`
+   * accepts keeps its file even when `include` leaves out the name the archive gave it first.
    */
   async addTar(
     entries: AsyncIterable<TarEntry>,
@@ -232,11 +262,20 @@ export class FileTree {
   ): Promise<void> {
     const include = options.include ?? (() => true);
     const fromThisArchive = new Set<string>();
+    const leftOut = new Map<string, FileNode>();
+    const fileAt = (target: string) => leftOut.get(target) ?? this.nodes.get(target);
     for await (const entry of entries) {
       const h = entry.header;
       const where = `${context}: entry "${h.path}"`;
       const path = normalizeTreePath(h.path, where);
-      if (path === "/" || !include(path)) continue;
+      if (path === "/") continue;
+      if (!include(path)) {
+        const node = await nodeOf(entry, where);
+        const file = node?.kind === "hardlink" ? fileAt(node.target) : node;
+        if (file?.kind === "file")
+          leftOut.set(path, file === node ? { ...file, uid: h.uid, gid: h.gid } : file);
+        continue;
+      }
       const name = path.slice(path.lastIndexOf("/") + 1);
       if (options.whiteouts === true && name.startsWith(WHITEOUT)) {
         const dir = parentOf(path);
@@ -251,11 +290,15 @@ export class FileTree {
           );
         continue;
       }
-      const owner = { uid: h.uid, gid: h.gid };
       const node = await nodeOf(entry, where);
       if (node === undefined) continue;
-      if (node.kind === "hardlink" && !include(node.target)) continue;
-      this.set(path, node.kind === "hardlink" ? node : { ...node, ...owner }, where);
+      this.set(
+        path,
+        node.kind === "hardlink"
+          ? this.linkTarget(path, node.target, fileAt(node.target), where)
+          : { ...node, uid: h.uid, gid: h.gid },
+        where,
+      );
       fromThisArchive.add(path);
     }
   }
@@ -304,18 +347,18 @@ export class FileTree {
    */
   async materialize(dir: string): Promise<void> {
     const paths = this.paths();
+    const holders = this.hardlinkHolders();
     for (const path of paths) {
       const node = this.nodes.get(path)!;
       const target = join(dir, path);
+      const holder = holders.get(path);
       if (node.kind === "dir") await mkdir(target, { recursive: true });
+      else if (node.kind === "file" && holder !== undefined && holder !== path)
+        await link(join(dir, holder), target);
       else if (node.kind === "file") {
         await writeFile(target, node.data);
         await chmod(target, node.mode);
       } else if (node.kind === "symlink") await symlink(node.target, target);
-    }
-    for (const path of paths) {
-      const node = this.nodes.get(path)!;
-      if (node.kind === "hardlink") await link(join(dir, node.target), join(dir, path));
     }
     for (const path of [...paths].reverse()) {
       const node = this.nodes.get(path)!;
@@ -326,11 +369,11 @@ export class FileTree {
   /**
    * Reads a materialized tree back after build steps. Owners and device nodes come from
    * `previous` for paths it had; new paths are owned by root. Files sharing an inode become hard
-   * links to the first of them in path order.
+   * links (their owner is the first path's).
    */
   static async fromDirectory(dir: string, previous: FileTree): Promise<FileTree> {
     const tree = new FileTree();
-    const inodes = new Map<number, string>();
+    const inodes = new Map<number, FileNode>();
     const walk = async (path: string): Promise<void> => {
       for (const name of (await readdir(join(dir, path))).sort(comparePaths)) {
         const child = path === "/" ? `/${name}` : `${path}/${name}`;
@@ -343,17 +386,12 @@ export class FileTree {
         } else if (info.isSymbolicLink()) {
           tree.nodes.set(child, { kind: "symlink", target: await readlink(host), ...owner });
         } else if (info.isFile()) {
-          const first = info.nlink > 1 ? inodes.get(info.ino) : undefined;
-          if (first !== undefined) tree.nodes.set(child, { kind: "hardlink", target: first });
-          else {
-            if (info.nlink > 1) inodes.set(info.ino, child);
-            tree.nodes.set(child, {
-              kind: "file",
-              mode: info.mode & 0o7777,
-              data: await readFile(host),
-              ...owner,
-            });
+          let file = info.nlink > 1 ? inodes.get(info.ino) : undefined;
+          if (file === undefined) {
+            file = { kind: "file", mode: info.mode & 0o7777, data: await readFile(host), ...owner };
+            if (info.nlink > 1) inodes.set(info.ino, file);
           }
+          tree.nodes.set(child, file);
         } else {
           throw new AssembleError(
             `a build step left ${child}, which is not a file, directory or symlink; create device nodes in build.yml instead`,
@@ -424,9 +462,7 @@ export class FileTree {
             devminor: node.minor,
           });
           break;
-        case "file":
-        case "hardlink": {
-          const file = this.resolveFile(path);
+        case "file": {
           const first = holder.get(path);
           if (first !== undefined && first !== path) {
             await writer.add({
@@ -434,9 +470,9 @@ export class FileTree {
               path: name,
               type: TarType.HardLink,
               linkname: first.slice(1),
-              mode: file.mode,
-              uid: file.uid,
-              gid: file.gid,
+              mode: node.mode,
+              uid: node.uid,
+              gid: node.gid,
             });
           } else {
             await writer.add(
@@ -444,12 +480,12 @@ export class FileTree {
                 ...base,
                 path: name,
                 type: TarType.File,
-                mode: file.mode,
-                uid: file.uid,
-                gid: file.gid,
-                size: file.data.length,
+                mode: node.mode,
+                uid: node.uid,
+                gid: node.gid,
+                size: node.data.length,
               },
-              file.data,
+              node.data,
             );
           }
           break;
@@ -462,45 +498,25 @@ export class FileTree {
     }
   }
 
-  /** The node at a path, a hard link resolved to its file. */
-  resolved(path: string): Exclude<TreeNode, { kind: "hardlink" }> {
-    const node = this.nodes.get(path);
-    if (node === undefined) throw new AssembleError(`the tree has no ${path}`);
-    return node.kind === "hardlink" ? this.resolveFile(path) : node;
-  }
-
-  /** The owner of a path (a hard link's is its file's), or undefined when the tree has no such path. */
+  /** The owner of a path, or undefined when the tree has no such path. */
   ownerOf(path: string): Owner | undefined {
     const node = this.nodes.get(path);
-    if (node === undefined) return undefined;
-    if (node.kind !== "hardlink") return { uid: node.uid, gid: node.gid };
-    const file = this.resolveFile(path);
-    return { uid: file.uid, gid: file.gid };
+    return node === undefined ? undefined : { uid: node.uid, gid: node.gid };
   }
 
-  private resolveFile(path: string): Extract<TreeNode, { kind: "file" }> {
-    let node = this.nodes.get(path);
-    for (let hops = 0; node?.kind === "hardlink" && hops < 64; hops++)
-      node = this.nodes.get(node.target);
-    if (node?.kind !== "file") throw new AssembleError(`hard link ${path} does not lead to a file`);
-    return node;
-  }
-
-  /** For every path in a hard-link group: the group's first path in byte order (which holds the data). */
+  /** For every path of a file with more than one name: its first name in byte order (which holds the data). */
   hardlinkHolders(): Map<string, string> {
-    const groups = new Map<string, string[]>();
+    const names = new Map<FileNode, string[]>();
     for (const path of this.paths()) {
       const node = this.nodes.get(path)!;
-      if (node.kind !== "hardlink") continue;
-      let root = node.target;
-      for (let n = this.nodes.get(root); n?.kind === "hardlink"; n = this.nodes.get(root))
-        root = n.target;
-      groups.set(root, [...(groups.get(root) ?? [root]), path]);
+      if (node.kind !== "file") continue;
+      const paths = names.get(node);
+      if (paths === undefined) names.set(node, [path]);
+      else paths.push(path);
     }
     const holder = new Map<string, string>();
-    for (const members of groups.values()) {
-      const first = [...members].sort(comparePaths)[0]!;
-      for (const member of members) holder.set(member, first);
+    for (const paths of names.values()) {
+      if (paths.length > 1) for (const path of paths) holder.set(path, paths[0]!);
     }
     return holder;
   }

@@ -1,6 +1,6 @@
 /**
  * `oskit build`: manifest → resolve (the store) → assemble → write, with an output cache: an
- * unchanged rebuild (same manifest, same image digests, same oskit) writes nothing.
+ * unchanged rebuild (same manifest, same image digests, same oskit version) writes nothing.
  */
 import { createHash } from "node:crypto";
 import { mkdir, readFile, stat } from "node:fs/promises";
@@ -13,6 +13,8 @@ import { canonicalJson, manifestDigest } from "../manifest/canonical";
 import type { Manifest } from "../manifest/schema";
 import type { Platform, ResolverOptions } from "../resolve/image";
 import type { ContentStore } from "../resolve/store/store";
+import { ErrorCode, OskitError } from "../errors";
+import { oskitVersion } from "../version";
 import { readCache, writeCache, type CacheEntry } from "./cache";
 
 /** Bumped when a writer's output changes for the same input. */
@@ -25,6 +27,7 @@ export interface BuildOptions {
   readonly store: ContentStore;
   readonly formats: readonly Format[];
   readonly outDir: string;
+  /** The outputs' name (NAME-kernel, NAME.tar, …): a file name, without `/`. */
   readonly name: string;
   readonly platform: Platform;
   /** Where relative file sources are found (the definition's directory). */
@@ -37,6 +40,8 @@ export interface BuildOptions {
   /** When to ask registries for images; missing ones are pulled by default. */
   readonly resolver?: ResolverOptions;
   readonly progress?: (message: string) => void;
+  /** The oskit version in the cache key: a new oskit writes the outputs again. @default package.json's */
+  readonly oskitVersion?: string;
 }
 
 export interface FormatResult {
@@ -76,7 +81,17 @@ async function sourceDigests(manifest: Manifest, baseDir: string): Promise<Recor
   return out;
 }
 
+/** Refuses an output name that is not a single file name: the outputs go in the output directory. */
+export function checkOutputName(name: string, what = "the output name"): void {
+  if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0"))
+    throw new OskitError(
+      ErrorCode.Usage,
+      `${what} ${JSON.stringify(name)}: expected a file name without "/" (the outputs are NAME-kernel, NAME.tar, … in the output directory, which -o chooses)`,
+    );
+}
+
 export async function build(manifest: Manifest, options: BuildOptions): Promise<BuildResult> {
+  checkOutputName(options.name);
   const progress = options.progress ?? (() => undefined);
   const epoch = options.sourceDateEpoch ?? sourceDateEpoch();
   const started = Date.now();
@@ -89,6 +104,7 @@ export async function build(manifest: Manifest, options: BuildOptions): Promise<
   await mkdir(options.outDir, { recursive: true });
   const cacheable = options.inputs === undefined || Object.keys(options.inputs).length === 0;
   const baseKey = {
+    oskit: options.oskitVersion ?? oskitVersion(),
     writer: WRITER_VERSION,
     zlib: versions.zlib,
     manifest: manifestDigest(manifest).toString(),

@@ -11,7 +11,7 @@ import { TarWriter } from "../formats/tar/writer";
 import { exportLabelConfig, MOBY_CONFIG_LABEL } from "../manifest/linuxkit/label";
 import type { Descriptor } from "../resolve/oci";
 import type { ContentStore } from "../resolve/store/store";
-import { addDebToTree, fetchDebianPackages, type DebPackage } from "./debian";
+import { addDebToTree, fetchDebianPackages, includeOf, type DebPackage } from "./debian";
 import { globMatcher } from "./glob";
 import { hashPackageDir } from "./hash";
 import { writeImage, writeIndex, writeLayer } from "./image";
@@ -140,17 +140,12 @@ async function buildTree(
     await mkdir(debs);
     progress(`${spec.image}: downloading ${spec.debian.map((d) => d.name).join(", ")} (${arch})`);
     const fetched = await fetchDebianPackages(spec.debian, arch, debs);
-    for (const wanted of spec.debian) {
-      const deb = fetched.get(wanted.name)!;
-      await addDebToTree(deb, tree, wanted.include);
-    }
-    const named = new Set(spec.debian.map((d) => d.name));
-    for (const deb of fetched.values()) {
-      if (named.has(deb.name)) continue;
-      const parent = spec.debian.find((d) => d.depends);
-      await addDebToTree(deb, tree, parent?.include);
-    }
-    packages.push(...[...fetched.values()].sort((a, b) => a.name.localeCompare(b.name)));
+    const dependencies = [...fetched.values()].filter((d) => d.requiredBy !== undefined);
+    for (const deb of [...spec.debian.map((d) => fetched.get(d.name)!), ...dependencies])
+      await addDebToTree(deb, tree, includeOf(deb, spec.debian));
+    packages.push(
+      ...[...fetched.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    );
   }
   for (const content of spec.contents) {
     const source = resolve(spec.dir, content.from);
@@ -187,9 +182,7 @@ async function buildTree(
     for (const from of pack.from) {
       if (tree.get(from) === undefined)
         throw new PackageError(`${spec.image}: pack ${pack.tar}: the tree has no ${from}`);
-      const below = tree.paths().filter((path) => path === from || path.startsWith(`${from}/`));
-      const links = below.filter((path) => tree.get(path)!.kind === "hardlink");
-      for (const path of [...below.filter((p) => !links.includes(p)), ...links])
+      for (const path of tree.paths().filter((p) => p === from || p.startsWith(`${from}/`)))
         packed.set(path, tree.get(path)!, `${spec.image} pack`);
       tree.delete(from);
     }

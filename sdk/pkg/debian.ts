@@ -18,6 +18,8 @@ export interface DebPackage {
   readonly version: string;
   readonly architecture: string;
   readonly file: string;
+  /** For a dependency build.yml does not name: the packages (with `depends: true`) that brought it in. */
+  readonly requiredBy?: readonly string[];
 }
 
 function requireTool(tool: string): void {
@@ -102,15 +104,40 @@ export async function fetchDebianPackages(
     }
   };
   await scan();
-  const extra = specs
-    .filter((s) => s.depends)
-    .flatMap((s) => directDepends(byName.get(s.name)!.file));
+  const requiredBy = new Map<string, string[]>();
+  const extra: string[] = [];
+  for (const spec of specs.filter((s) => s.depends)) {
+    for (const dependency of directDepends(byName.get(spec.name)!.file)) {
+      const name = dependency.replace(/=.*$/, "");
+      requiredBy.set(name, [...(requiredBy.get(name) ?? []), spec.name]);
+      extra.push(dependency);
+    }
+  }
   download(extra, arch, dir);
   await scan();
   for (const spec of specs) {
     if (!byName.has(spec.name)) throw new PackageError(`apt-get did not download ${spec.name}`);
   }
+  const named = new Set(specs.map((s) => s.name));
+  for (const [name, deb] of byName) {
+    if (!named.has(name)) byName.set(name, { ...deb, requiredBy: requiredBy.get(name) ?? [] });
+  }
   return byName;
+}
+
+/**
+ * The include filter of a downloaded package: its own in build.yml, or for a dependency those of
+ * the packages that brought it in, together (everything when one of them has none).
+ */
+export function includeOf(
+  deb: DebPackage,
+  specs: readonly DebianPackageSpec[],
+): readonly string[] | undefined {
+  const own = specs.find((s) => s.name === deb.name);
+  if (own !== undefined) return own.include;
+  const parents = specs.filter((s) => deb.requiredBy?.includes(s.name) === true);
+  if (parents.length === 0 || parents.some((p) => p.include === undefined)) return undefined;
+  return parents.flatMap((p) => p.include ?? []);
 }
 
 /** Adds a package's files to the tree (those `include` names, or all). */

@@ -2,7 +2,8 @@
  * `oskit run qemu`: boots a system under QEMU — kernel+initrd (a name prefix, as LinuxKit takes
  * it), an ISO or a disk image — with user networking and port forwards, a configuration CD-ROM
  * for the metadata package, and its state (pid, console log, QMP socket) in a directory, so that
- * `oskit stop` can power it off cleanly.
+ * `oskit stop` can power it off cleanly. A foreground run stops QEMU when oskit is interrupted
+ * (INT, TERM, HUP) and removes the state directory it made.
  */
 import { spawn, spawnSync } from "node:child_process";
 import {
@@ -11,15 +12,19 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   readSync,
   closeSync,
+  rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { RunError } from "../errors";
 import { configIso } from "../formats/iso/config-iso";
+import { qemuOptionValue, qmpArgument, splitQemuOptions } from "./qemu-options";
 
 export type Accelerator = "tcg" | "kvm";
 
@@ -34,7 +39,7 @@ export interface RunOptions {
   readonly cpus?: number;
   /** Boot with UEFI firmware (OVMF) instead of SeaBIOS. */
   readonly uefi?: boolean;
-  /** More disks (`FILE` or `FILE,format=qcow2`), attached with virtio. */
+  /** More disks (`FILE` or `FILE,format=qcow2`; a comma in FILE written twice, as QEMU reads it), attached with virtio. */
   readonly disks?: readonly string[];
   /** Configuration data for the metadata package, as a CD-ROM holding one file, `config`. */
   readonly data?: Uint8Array;
@@ -46,7 +51,7 @@ export interface RunOptions {
   readonly detach?: boolean;
   /** Connect the console to this terminal (foreground runs): type into the guest, Ctrl-C stops QEMU. */
   readonly interactive?: boolean;
-  /** Where the pid, console log, QMP socket and data CD live. @default a new temporary directory */
+  /** Where the pid, console log, QMP socket and data CD live. @default a new temporary directory, removed after a foreground run */
   readonly state?: string;
   /** Kill the VM after this many seconds (foreground runs). */
   readonly timeout?: number;
@@ -78,6 +83,19 @@ function readAt(file: string, offset: number, length: number): Buffer {
   }
 }
 
+/** The refusal for a directory given as PATH, naming the systems built into it. */
+function directoryError(path: string, dir: string): RunError {
+  const names = readdirSync(dir)
+    .filter((f) => f.endsWith("-kernel") && existsSync(join(dir, `${f.slice(0, -7)}-initrd.img`)))
+    .sort()
+    .map((f) => join(path, f.slice(0, -7)));
+  return new RunError(
+    names.length > 0
+      ? `${path} is a directory; give the name prefix of a system in it: ${names.map((n) => `oskit run qemu ${n}`).join(" or ")}`
+      : `${path} is a directory without NAME-kernel and NAME-initrd.img; give the name prefix of a system built with oskit build -f kernel+initrd`,
+  );
+}
+
 /** Finds what PATH names: a kernel+initrd prefix, an ISO (`CD001` at 32769) or a disk image. */
 export function detectTarget(path: string): Target {
   const prefix = resolve(path);
@@ -96,6 +114,7 @@ export function detectTarget(path: string): Target {
       `${path}: no such file, and no ${path}-kernel and ${path}-initrd.img (build with oskit build -f kernel+initrd)`,
     );
   }
+  if (statSync(prefix).isDirectory()) throw directoryError(path, prefix);
   if (readAt(prefix, 32769, 5).toString("ascii") === "CD001" || /\.iso$/i.test(prefix))
     return { kind: "iso", file: prefix };
   if (readAt(prefix, 0, 4).equals(Buffer.from([0x51, 0x46, 0x49, 0xfb])))
@@ -136,7 +155,7 @@ export function qemuArgs(target: Target, options: RunOptions, state: string): st
     "-monitor",
     "none",
     "-qmp",
-    `unix:${join(state, "qmp.sock")},server=on,wait=off`,
+    qmpArgument(state),
     "-device",
     "virtio-rng-pci",
     // CD-ROMs hang off virtio-scsi: Debian's cloud kernel has no driver for q35's AHCI controller.
@@ -158,9 +177,9 @@ export function qemuArgs(target: Target, options: RunOptions, state: string): st
     if (!existsSync(vars)) copyFileSync(OVMF_VARS, vars);
     args.push(
       "-drive",
-      `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`,
+      `if=pflash,format=raw,readonly=on,file=${qemuOptionValue(OVMF_CODE)}`,
       "-drive",
-      `if=pflash,format=raw,file=${vars}`,
+      `if=pflash,format=raw,file=${qemuOptionValue(vars)}`,
     );
   }
   switch (target.kind) {
@@ -170,13 +189,13 @@ export function qemuArgs(target: Target, options: RunOptions, state: string): st
     case "iso":
       args.push(
         "-drive",
-        `file=${target.file},media=cdrom,readonly=on,if=none,id=boot`,
+        `file=${qemuOptionValue(target.file)},media=cdrom,readonly=on,if=none,id=boot`,
         "-device",
         "scsi-cd,bus=scsi0.0,drive=boot,bootindex=0",
       );
       break;
     case "disk":
-      args.push("-drive", `file=${target.file},format=${target.format},if=virtio`);
+      args.push("-drive", `file=${qemuOptionValue(target.file)},format=${target.format},if=virtio`);
       break;
     default: {
       const never: never = target;
@@ -184,52 +203,90 @@ export function qemuArgs(target: Target, options: RunOptions, state: string): st
     }
   }
   for (const disk of options.disks ?? []) {
-    const [file = "", ...rest] = disk.split(",");
+    const [file = "", ...rest] = splitQemuOptions(disk);
     const format = rest.find((r) => r.startsWith("format="))?.slice(7) ?? "raw";
-    args.push("-drive", `file=${resolve(file)},format=${format},if=virtio`);
+    args.push(
+      "-drive",
+      `file=${qemuOptionValue(resolve(file))},format=${qemuOptionValue(format)},if=virtio`,
+    );
   }
   if (options.data !== undefined) {
     const iso = join(state, "data.iso");
     writeFileSync(iso, configIso(options.data));
     args.push(
       "-drive",
-      `file=${iso},media=cdrom,readonly=on,if=none,id=data`,
+      `file=${qemuOptionValue(iso)},media=cdrom,readonly=on,if=none,id=data`,
       "-device",
       "scsi-cd,bus=scsi0.0,drive=data",
     );
   }
+  const console = qemuOptionValue(join(state, "console.log"));
+  args.push(
+    "-chardev",
+    interactive(options) ? `stdio,id=con,logfile=${console}` : `file,id=con,path=${console}`,
+    "-serial",
+    "chardev:con",
+  );
   return args;
 }
 
-export interface Running {
-  /** The state directory. */
-  readonly state: string;
-  readonly pid: number;
+/** True when the console is this terminal: a foreground run asked to be interactive. */
+function interactive(options: RunOptions): boolean {
+  return options.interactive === true && options.detach !== true;
 }
 
-/** Starts QEMU; in the foreground resolves with its exit status, detached once it runs. */
+/** What a run gives back: its state directory and QEMU's pid, and for a foreground run how it ended. */
+export interface RunResult {
+  /** The state directory (removed after a foreground run that made it). */
+  readonly state: string;
+  readonly pid: number;
+  /** QEMU's exit status (foreground runs; null when it was killed). */
+  readonly exitCode?: number | null;
+  /** The signal that interrupted oskit, and that QEMU was stopped with (foreground runs). */
+  readonly signal?: NodeJS.Signals;
+}
+
+/** Signals that stop a foreground run: QEMU gets them too, and a second one kills it. */
+const STOP_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * Starts QEMU; in the foreground resolves once it has exited, detached once it runs. A state
+ * directory the run made itself is removed unless the VM runs on, detached.
+ */
 export async function runQemu(
   options: RunOptions,
   onConsole?: (chunk: Buffer) => void,
-): Promise<{ readonly state: string; readonly pid: number; readonly exitCode?: number | null }> {
+): Promise<RunResult> {
   requireProgram();
   if (options.accel === "kvm" && !existsSync("/dev/kvm"))
     throw new RunError("--accel kvm: /dev/kvm does not exist on this machine; use --accel tcg");
   const target = detectTarget(options.path);
-  const state =
-    options.state === undefined
-      ? mkdtempSync(join(tmpdir(), "oskit-run-"))
-      : resolve(options.state);
-  mkdirSync(state, { recursive: true });
+  const made = options.state === undefined;
+  const state = made ? mkdtempSync(join(tmpdir(), "oskit-run-")) : resolve(options.state);
+  let keep = !made;
+  try {
+    mkdirSync(state, { recursive: true });
+    const result = await startQemu(target, options, state, onConsole);
+    keep ||= options.detach === true;
+    return result;
+  } finally {
+    if (!keep) rmSync(state, { recursive: true, force: true });
+  }
+}
+
+async function startQemu(
+  target: Target,
+  options: RunOptions,
+  state: string,
+  onConsole: ((chunk: Buffer) => void) | undefined,
+): Promise<RunResult> {
   const console = join(state, "console.log");
-  const interactive = options.interactive === true && options.detach !== true;
-  const chardev = interactive ? `stdio,id=con,logfile=${console}` : `file,id=con,path=${console}`;
-  const args = [...qemuArgs(target, options, state), "-chardev", chardev, "-serial", "chardev:con"];
+  const args = qemuArgs(target, options, state);
   writeFileSync(join(state, "command"), `${[QEMU, ...args].join(" ")}\n`);
   writeFileSync(console, "");
   const child = spawn(QEMU, args, {
     detached: options.detach === true,
-    stdio: interactive ? ["inherit", "inherit", "pipe"] : ["ignore", "ignore", "pipe"],
+    stdio: interactive(options) ? ["inherit", "inherit", "pipe"] : ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -237,7 +294,7 @@ export async function runQemu(
   if (pid === undefined) throw new RunError(`${QEMU} did not start`);
   writeFileSync(join(state, "qemu.pid"), `${pid}\n`);
   const tail = followFile(console, (chunk) => {
-    if (!interactive) onConsole?.(chunk);
+    if (!interactive(options)) onConsole?.(chunk);
     if (options.consoleLog !== undefined) writeFileSync(options.consoleLog, chunk, { flag: "a" });
   });
   if (options.detach === true) {
@@ -248,13 +305,25 @@ export async function runQemu(
     child.unref();
     return { state, pid };
   }
+  const received: NodeJS.Signals[] = [];
+  const stop = (signal: NodeJS.Signals) => {
+    received.push(signal);
+    child.kill(received.length > 1 ? "SIGKILL" : signal);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, stop);
   const timer =
     options.timeout === undefined
       ? undefined
       : setTimeout(() => child.kill("SIGKILL"), options.timeout * 1000);
-  const exitCode = await new Promise<number | null>((done) => child.on("close", done));
-  if (timer !== undefined) clearTimeout(timer);
-  tail.stop();
+  let exitCode: number | null;
+  try {
+    exitCode = await new Promise<number | null>((done) => child.on("close", done));
+  } finally {
+    for (const signal of STOP_SIGNALS) process.off(signal, stop);
+    if (timer !== undefined) clearTimeout(timer);
+    tail.stop();
+  }
+  if (received[0] !== undefined) return { state, pid, exitCode, signal: received[0] };
   if (exitCode !== 0 && stderr.trim() !== "")
     throw new RunError(`${QEMU} failed: ${stderr.trim()}`);
   return { state, pid, exitCode };

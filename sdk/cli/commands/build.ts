@@ -1,5 +1,5 @@
 import { basename, dirname, extname, resolve } from "node:path";
-import { build, type BuildResult } from "../../build/build";
+import { build, checkOutputName, type BuildResult } from "../../build/build";
 import { ErrorCode, OskitError } from "../../errors";
 import { FORMATS, type Format } from "../../formats/writers";
 import { ociArchitecture } from "../../resolve/oci";
@@ -41,6 +41,7 @@ export async function buildCommand(
         throw new OskitError(ErrorCode.Usage, `-f ${f}: expected one of ${FORMATS.join(", ")}`);
       return f as Format;
     });
+  if (options.name !== undefined) checkOutputName(options.name, "--name");
   const { manifest, warnings, unpinned } = await loadDefinitions(files, io.cwd, {
     lock: options.frozen === true ? "frozen" : "apply",
   });

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { constants } from "node:os";
 import { ErrorCode, OskitError } from "../../errors";
 import { runQemu } from "../../run/qemu";
 import { stopVm } from "../../run/stop";
@@ -68,6 +69,7 @@ export async function runCommand(
     );
     return 0;
   }
+  if (result.signal !== undefined) return 128 + constants.signals[result.signal];
   return result.exitCode === 0 ? 0 : 1;
 }
 

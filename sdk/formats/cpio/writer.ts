@@ -14,7 +14,7 @@ export interface CpioOptions {
   readonly mtime: number;
 }
 
-function typeBits(node: Exclude<TreeNode, { kind: "hardlink" }>): number {
+function typeBits(node: TreeNode): number {
   switch (node.kind) {
     case "file":
       return FileType.File;
@@ -53,7 +53,7 @@ export async function writeCpio(tree: FileTree, sink: Sink, options: CpioOptions
     const holder = holders.get(path) ?? path;
     let ino = inodes.get(holder);
     if (ino === undefined) inodes.set(holder, (ino = next++));
-    const node = tree.resolved(path);
+    const node = tree.get(path)!;
     const links = groups.get(holder)?.length ?? 1;
     const first = !written.has(holder);
     written.add(holder);

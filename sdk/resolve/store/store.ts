@@ -8,7 +8,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat, utimes } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
@@ -59,6 +59,9 @@ export function storeKey(ref: string): string {
 }
 
 const LAYOUT = JSON.stringify({ imageLayoutVersion: "1.0.0" });
+/** Blobs being written are `blobs/sha256/.tmp-…`; gc leaves them alone for an hour, whatever it is told. */
+const TEMP_PREFIX = ".tmp-";
+const TEMP_GRACE_MS = 3600 * 1000;
 const EMPTY_INDEX: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
 
 export class ContentStore {
@@ -101,7 +104,7 @@ export class ContentStore {
   }
 
   private tempPath(): string {
-    return join(this.blobDir, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`);
+    return join(this.blobDir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString("hex")}`);
   }
 
   private async writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
@@ -165,14 +168,8 @@ export class ContentStore {
         `blob digest mismatch: expected ${expected.toString()}, got ${digest.toString()}; nothing was stored`,
       );
     }
-    const target = this.pathOf(digest);
-    if (await this.hasBlob(digest)) {
-      await rm(temp, { force: true });
-      const now = new Date();
-      await utimes(target, now, now).catch(() => undefined);
-    } else {
-      await rename(temp, target);
-    }
+    // Renamed over a blob already there too: the new file's mtime keeps gc away from it.
+    await rename(temp, this.pathOf(digest));
     return { digest, size };
   }
 
@@ -302,7 +299,16 @@ export class ContentStore {
   private async readIndex(): Promise<ImageIndex> {
     const text = await readFile(this.indexPath, "utf8").catch(() => undefined);
     if (text === undefined) return EMPTY_INDEX;
-    const parsed = indexSchema.safeParse(JSON.parse(text));
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      throw new ResolveError(
+        `${this.indexPath} is damaged (${(error as Error).message}); move it away to start a new store, and build or pull the images again`,
+        { cause: error },
+      );
+    }
+    const parsed = indexSchema.safeParse(json);
     if (!parsed.success)
       throw new ResolveError(
         `${this.indexPath} is not an OCI image index; move it away to start a new store`,
@@ -314,7 +320,7 @@ export class ContentStore {
     await withLock(join(this.root, "index.json.lock"), async () => {
       const index = await this.readIndex();
       const manifests = change([...index.manifests]).sort((a, b) =>
-        refName(a).localeCompare(refName(b)),
+        refName(a) < refName(b) ? -1 : refName(a) > refName(b) ? 1 : 0,
       );
       await this.writeAtomic(
         this.indexPath,
@@ -399,7 +405,8 @@ export class ContentStore {
 
   /**
    * Removes blobs no reference reaches. Blobs younger than `graceSeconds` stay, so a build that
-   * has written blobs but not yet tagged them does not lose them.
+   * has written blobs but not yet tagged them does not lose them. Blobs other processes are still
+   * writing stay too: temporary files go only once they are an hour old, other names never.
    */
   async gc(options: { readonly graceSeconds?: number } = {}): Promise<GcResult> {
     const grace = (options.graceSeconds ?? 3600) * 1000;
@@ -411,8 +418,14 @@ export class ContentStore {
       for (const name of await readdir(this.blobDir)) {
         const path = join(this.blobDir, name);
         if (keep.has(`sha256:${name}`)) continue;
+        const minimumAge = isBlobName(name)
+          ? grace
+          : name.startsWith(TEMP_PREFIX)
+            ? TEMP_GRACE_MS
+            : undefined;
+        if (minimumAge === undefined) continue;
         const info = await stat(path).catch(() => undefined);
-        if (info === undefined || Date.now() - info.mtimeMs < grace) continue;
+        if (info === undefined || Date.now() - info.mtimeMs < minimumAge) continue;
         await rm(path, { force: true });
         removed++;
         freedBytes += info.size;
@@ -420,6 +433,10 @@ export class ContentStore {
       return { removed, freedBytes, kept: keep.size };
     });
   }
+}
+
+function isBlobName(name: string): boolean {
+  return /^[0-9a-f]{64}$/.test(name);
 }
 
 function refName(descriptor: Descriptor): string {

@@ -6,6 +6,7 @@ import {
   runtimeConfig,
   runtimeSteps,
 } from "../../../sdk/assemble/oci-spec";
+import { LINUX_CAPABILITIES } from "../../../sdk/manifest/capabilities";
 import { importLinuxkit } from "../../../sdk/manifest/linuxkit/import";
 import type { ContainerConfig } from "../../../sdk/manifest/linuxkit/label";
 import type { ContainerSpec } from "../../../sdk/manifest/schema";
@@ -81,6 +82,23 @@ describe("config.json", () => {
       s.mounts.filter((m) => m.type === "bind").map((m) => m.destination);
     assert.deepEqual(binds(spec({ bindsAdd: ["/b:/b"] }, label)), ["/a", "/b"]);
     assert.deepEqual(binds(spec({ binds: ["/c:/c"], bindsAdd: ["/b:/b"] }, label)), ["/c"]);
+  });
+
+  it("expands the label's all or none before adding the manifest's capabilities.add", () => {
+    const all = spec({ capabilitiesAdd: ["CAP_NET_ADMIN"] }, { capabilities: ["all"] }).process
+      .capabilities;
+    assert.deepEqual(all.effective, [...LINUX_CAPABILITIES]);
+    assert.deepEqual(all.bounding, [...LINUX_CAPABILITIES].sort());
+    assert.deepEqual(
+      spec({ capabilitiesAdd: ["CAP_KILL"] }, { capabilities: ["none"] }).process.capabilities
+        .effective,
+      ["CAP_KILL"],
+    );
+    assert.deepEqual(
+      spec({ capabilitiesAdd: ["all"] }, { capabilities: ["CAP_KILL"] }).process.capabilities
+        .effective,
+      ["CAP_KILL", ...LINUX_CAPABILITIES.filter((c) => c !== "CAP_KILL")],
+    );
   });
 
   it("expands all and none, and sets bounding, inheritable and permitted to the sorted union with ambient", () => {

@@ -3,7 +3,7 @@ import { lstatSync, mkdtempSync, readlinkSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AssembleError } from "../../../sdk/errors";
-import { TarType } from "../../../sdk/formats/tar/header";
+import { TarType, type TarHeader } from "../../../sdk/formats/tar/header";
 import { readTar } from "../../../sdk/formats/tar/reader";
 import { TarWriter } from "../../../sdk/formats/tar/writer";
 import { FileTree, normalizeTreePath } from "../../../sdk/assemble/tree";
@@ -30,6 +30,40 @@ async function tarEntries(tree: FileTree) {
   return out;
 }
 
+/** A tar archive of entries (a hard link is `{ path, type: HardLink, linkname }` without data). */
+async function archive(
+  ...entries: (readonly [Partial<TarHeader> & { path: string }, string?])[]
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const writer = new TarWriter((c) => void chunks.push(c));
+  for (const [header, data] of entries) {
+    const bytes = data === undefined ? undefined : Buffer.from(data);
+    await writer.add(
+      { type: TarType.File, mode: 0o644, ...header, ...(bytes && { size: bytes.length }) },
+      bytes,
+    );
+  }
+  await writer.finish();
+  return Buffer.concat(chunks);
+}
+
+const LINKED = () =>
+  archive([{ path: "a" }, "hello"], [{ path: "b", type: TarType.HardLink, linkname: "a" }]);
+
+/** A tree of layers applied in order, as an image's. */
+async function layers(...tars: Buffer[]): Promise<FileTree> {
+  const tree = new FileTree();
+  for (const [i, tar] of tars.entries())
+    await tree.addTar(readTar([tar]), `image layer ${i + 1}`, { whiteouts: true });
+  return tree;
+}
+
+/** The text of a file in the tree (whichever of its names `path` is). */
+function text(tree: FileTree, path: string): string | undefined {
+  const node = tree.get(path);
+  return node?.kind === "file" ? node.data.toString() : undefined;
+}
+
 describe("FileTree", () => {
   it("normalizes paths and refuses those that climb out of the root", () => {
     assert.equal(normalizeTreePath("./usr//bin/", "t"), "/usr/bin");
@@ -46,16 +80,13 @@ describe("FileTree", () => {
     tree.set("/lib", { kind: "symlink", target: "/usr/lib", uid: 0, gid: 0 });
     assert.throws(() => tree.set("/lib/evil.so", file("x")), /it is a symlink, not a directory/);
     assert.throws(() => tree.set("/usr/bin/app/x", file("x")), /it is a file, not a directory/);
-    assert.throws(
-      () => tree.set("/h", { kind: "hardlink", target: "/nowhere" }),
-      /not a file in the tree/,
-    );
+    assert.throws(() => tree.link("/h", "/nowhere"), /not a file in the tree/);
   });
 
   it("writes tar entries in byte order, one mtime, hard links after the file that holds the data", async () => {
     const tree = new FileTree();
     tree.set("/z/data", { ...file("d", 0o600), uid: 7, gid: 8 });
-    tree.set("/a/link", { kind: "hardlink", target: "/z/data" });
+    tree.link("/a/link", "/z/data");
     tree.set("/dev/null", {
       kind: "device",
       type: "char",
@@ -83,7 +114,7 @@ describe("FileTree", () => {
     try {
       const tree = new FileTree();
       tree.set("/bin/tool", { ...file("#!/bin/sh\n", 0o4755), uid: 0, gid: 50 });
-      tree.set("/bin/alias", { kind: "hardlink", target: "/bin/tool" });
+      tree.link("/bin/alias", "/bin/tool");
       tree.set("/ro", { kind: "dir", mode: 0o555, uid: 0, gid: 0 });
       tree.set("/ro/inside", file("x", 0o444));
       tree.set("/l", { kind: "symlink", target: "bin/tool", uid: 0, gid: 0 });
@@ -120,5 +151,87 @@ describe("FileTree", () => {
     tree.set("/c", file("c"));
     tree.retain((p) => p === "/a/b/keep");
     assert.deepEqual(tree.paths(), ["/a", "/a/b", "/a/b/keep"]);
+  });
+
+  describe("hard links", () => {
+    it("refuses a link to itself, naming the archive and the entry", async () => {
+      await assert.rejects(
+        layers(
+          await archive(
+            [{ path: "a" }, "x"],
+            [{ path: "a", type: TarType.HardLink, linkname: "a" }],
+          ),
+        ),
+        (e: unknown) =>
+          e instanceof AssembleError &&
+          /image layer 1: entry "a": hard link \/a points at itself/.test(e.message),
+      );
+    });
+
+    it("takes a link back and forth (a → b → a) as two names of one file", async () => {
+      const tree = await layers(
+        await archive(
+          [{ path: "a" }, "x"],
+          [{ path: "b", type: TarType.HardLink, linkname: "a" }],
+          [{ path: "a", type: TarType.HardLink, linkname: "b" }],
+        ),
+      );
+      assert.deepEqual([text(tree, "/a"), text(tree, "/b")], ["x", "x"]);
+      assert.deepEqual(await tarEntries(tree), [
+        "0 a 644 0:0 100",
+        `${TarType.HardLink} b -> a 644 0:0 100`,
+      ]);
+    });
+
+    it("keeps the file for the other names when the first is whited out, made a directory or replaced", async () => {
+      const whitedOut = await layers(await LINKED(), await archive([{ path: ".wh.a" }, ""]));
+      assert.deepEqual(await tarEntries(whitedOut), ["0 b 644 0:0 100"]);
+      assert.equal(text(whitedOut, "/b"), "hello");
+      const madeDir = await layers(
+        await LINKED(),
+        await archive([{ path: "a/", type: TarType.Directory, mode: 0o755 }]),
+      );
+      assert.equal(text(madeDir, "/b"), "hello");
+      const replaced = await layers(await LINKED(), await archive([{ path: "a" }, "new"]));
+      assert.deepEqual([text(replaced, "/a"), text(replaced, "/b")], ["new", "hello"]);
+      assert.deepEqual(await tarEntries(replaced), ["0 a 644 0:0 100", "0 b 644 0:0 100"]);
+    });
+
+    it("keeps the file when a filter keeps only a later name", async () => {
+      const tree = await layers(await LINKED());
+      tree.retain((p) => p === "/b");
+      assert.deepEqual(await tarEntries(tree), ["0 b 644 0:0 100"]);
+    });
+
+    it("adds a link a Debian include accepts even when it leaves out the file's first name", async () => {
+      const tree = new FileTree();
+      await tree.addTar(
+        readTar([
+          await archive(
+            [{ path: "usr/bin/perl", mode: 0o755 }, "perl"],
+            [{ path: "usr/bin/perl5.36.0", type: TarType.HardLink, linkname: "usr/bin/perl" }],
+          ),
+        ]),
+        "perl-base",
+        { include: (p) => ["/usr", "/usr/bin", "/usr/bin/perl5.36.0"].includes(p) },
+      );
+      assert.deepEqual(tree.paths(), ["/usr", "/usr/bin", "/usr/bin/perl5.36.0"]);
+      assert.equal(text(tree, "/usr/bin/perl5.36.0"), "perl");
+    });
+
+    it("grafts an image's links as links of the copy, and two copies apart", async () => {
+      const image = await layers(await LINKED());
+      const root = new FileTree();
+      root.graft("/one", image, "one");
+      root.graft("/two", image, "two");
+      assert.deepEqual(await tarEntries(root), [
+        "5 one/ 755 0:0 100",
+        "0 one/a 644 0:0 100",
+        `${TarType.HardLink} one/b -> one/a 644 0:0 100`,
+        "5 two/ 755 0:0 100",
+        "0 two/a 644 0:0 100",
+        `${TarType.HardLink} two/b -> two/a 644 0:0 100`,
+      ]);
+    });
   });
 });

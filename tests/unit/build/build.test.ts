@@ -1,13 +1,15 @@
 import { strict as assert } from "node:assert";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build, type BuildOptions } from "../../../sdk/build/build";
+import { ErrorCode, OskitError } from "../../../sdk/errors";
 import { TarType } from "../../../sdk/formats/tar/header";
 import { readTar } from "../../../sdk/formats/tar/reader";
 import { TarWriter } from "../../../sdk/formats/tar/writer";
 import { validateManifest } from "../../../sdk/manifest/validate";
 import { ContentStore } from "../../../sdk/resolve/store/store";
+import { oskitVersion } from "../../../sdk/version";
 import { storeImage } from "../../support/images";
 
 async function layer(files: Record<string, string>): Promise<Buffer> {
@@ -103,6 +105,29 @@ describe("build", () => {
       [false, true],
       "a missing output",
     );
+  });
+
+  it("writes the outputs again for another oskit version, and uses package.json's by default", async () => {
+    const out = { ...options, formats: ["tar" as const], outDir: join(dir, "versions") };
+    await build(manifest(), out);
+    const cachedWith = async (oskitVersion?: string) =>
+      (await build(manifest(), { ...out, oskitVersion })).results[0]!.cached;
+    assert.equal(await cachedWith(oskitVersion()), true);
+    assert.equal(await cachedWith("999.0.0"), false);
+    assert.equal(await cachedWith(), false);
+  });
+
+  it("refuses an output name that is not a single file name", async () => {
+    for (const name of ["", ".", "..", "../escaped", "a/b"]) {
+      await assert.rejects(
+        build(manifest(), { ...options, name, outDir: join(dir, "names", "out") }),
+        (e: unknown) =>
+          e instanceof OskitError &&
+          e.code === ErrorCode.Usage &&
+          e.message.startsWith(`the output name ${JSON.stringify(name)}: expected a file name`),
+      );
+    }
+    assert.equal(existsSync(join(dir, "names")), false);
   });
 
   it("writes tar-kernel-initrd as a tar of the kernel, initrd and command line", async () => {

@@ -32,7 +32,7 @@ function sample(): FileTree {
     uid: 5,
     gid: 6,
   });
-  tree.set("/usr/bin/b", { kind: "hardlink", target: "/usr/bin/a" });
+  tree.link("/usr/bin/b", "/usr/bin/a");
   tree.set("/dev/console", {
     kind: "device",
     type: "char",

@@ -7,6 +7,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGunzip } from "node:zlib";
@@ -109,6 +110,35 @@ describe("buildPackage", () => {
     assert.ok(progress.some((m) => m.includes("running sh step.sh")));
   });
 
+  it("keeps a file packed away under one name for its other names outside the pack", async () => {
+    const pkg = join(dir, "pkg");
+    writeFileSync(
+      join(pkg, "link.sh"),
+      [
+        'mkdir -p "$ROOT/lib/modules"',
+        'echo bzImage > "$ROOT/lib/modules/vmlinuz"',
+        'ln "$ROOT/lib/modules/vmlinuz" "$ROOT/kernel"',
+        'ln "$ROOT/lib/modules/vmlinuz" "$ROOT/vmlinuz"',
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(pkg, "build.yml"),
+      [
+        "image: example.com/kernel",
+        "steps: [[sh, link.sh]]",
+        "pack: [{ tar: /kernel.tar, from: [/lib/modules] }]",
+        "keep: [/kernel, /vmlinuz, /kernel.tar]",
+      ].join("\n"),
+    );
+    const result = await buildPackage(pkg, { store });
+    const { entries } = await layerEntries(store, result.index.digest);
+    assert.deepEqual(entries, {
+      kernel: "644",
+      "kernel.tar": "644 [lib/=, lib/modules/=, lib/modules/vmlinuz=bzImage]",
+      vmlinuz: "644",
+    });
+  });
+
   it("builds the same digest twice", async () => {
     localPackage(
       join(dir, "pkg"),
@@ -150,5 +180,91 @@ describe("buildPackage", () => {
       buildPackage(join(dir, "pkg"), { store, arches: ["arm64"] }),
       /does not list the architecture arm64/,
     );
+  });
+
+  describe("with Debian packages (from a fake archive: apt-get copies prepared .debs)", () => {
+    let path: string | undefined;
+    beforeEach(() => {
+      const archive = join(dir, "archive");
+      const debs: Record<string, { depends?: string; files: string[] }> = {
+        "meta-a": { depends: "dep+x", files: ["usr/share/doc/meta-a/copyright"] },
+        "meta-c": { depends: "dep.x", files: ["usr/share/doc/meta-c/copyright"] },
+        "dep+x": { files: ["usr/share/a/from-plus", "usr/share/c/from-plus"] },
+        "dep.x": { files: ["usr/share/a/from-dot", "usr/share/c/from-dot"] },
+      };
+      for (const [name, deb] of Object.entries(debs)) {
+        const root = join(dir, "debs", name);
+        mkdirSync(join(root, "DEBIAN"), { recursive: true });
+        writeFileSync(
+          join(root, "DEBIAN", "control"),
+          [
+            `Package: ${name}`,
+            "Version: 1.0",
+            "Architecture: amd64",
+            "Maintainer: oskit tests <tests@oskit.invalid>",
+            "Description: a package for tests",
+            ...(deb.depends === undefined ? [] : [`Depends: ${deb.depends}`]),
+            "",
+          ].join("\n"),
+        );
+        for (const file of deb.files) {
+          mkdirSync(join(root, file, ".."), { recursive: true });
+          writeFileSync(join(root, file), `${name}\n`);
+        }
+        mkdirSync(archive, { recursive: true });
+        const built = spawnSync("dpkg-deb", [
+          "--root-owner-group",
+          "--build",
+          root,
+          join(archive, `${name}.deb`),
+        ]);
+        assert.equal(built.status, 0, built.stderr?.toString());
+      }
+      const bin = join(dir, "bin");
+      mkdirSync(bin);
+      writeFileSync(
+        join(bin, "apt-get"),
+        [
+          "#!/bin/sh",
+          '[ "$1" = download ] || exit 1',
+          "shift",
+          'for p in "$@"; do',
+          '  [ "$p" = -q ] && continue',
+          "  name=${p%%=*}; name=${name%%:*}",
+          `  cp "${archive}/$name.deb" . || { echo "E: Unable to locate package $name" >&2; exit 100; }`,
+          "done",
+        ].join("\n"),
+      );
+      chmodSync(join(bin, "apt-get"), 0o755);
+      path = process.env.PATH;
+      process.env.PATH = `${bin}:${path ?? ""}`;
+    });
+    afterEach(() => (process.env.PATH = path));
+
+    it("filters each dependency by the include of the package that brought it in, and lists packages by code unit", async () => {
+      writeFileSync(
+        join(dir, "pkg", "build.yml"),
+        [
+          "image: example.com/deps",
+          "debian:",
+          "  - { name: meta-a, depends: true, include: [/usr/share/a] }",
+          "  - { name: meta-c, depends: true, include: [/usr/share/c] }",
+        ].join("\n"),
+      );
+      const result = await buildPackage(join(dir, "pkg"), { store });
+      const { entries } = await layerEntries(store, result.index.digest);
+      assert.deepEqual(Object.keys(entries), [
+        "usr/",
+        "usr/share/",
+        "usr/share/a/",
+        "usr/share/a/from-plus",
+        "usr/share/c/",
+        "usr/share/c/from-dot",
+      ]);
+      assert.deepEqual(
+        result.debian.amd64!.map((p) => p.name),
+        ["dep+x", "dep.x", "meta-a", "meta-c"],
+      );
+    });
   });
 });

@@ -1,9 +1,64 @@
 import { strict as assert } from "node:assert";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn } from "node:child_process";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { constants as os, tmpdir } from "node:os";
 import { join } from "node:path";
 import { RunError } from "../../../sdk/errors";
 import { detectTarget, hostForward, qemuArgs, runQemu } from "../../../sdk/run/qemu";
+import { ROOT } from "../../support/paths";
+
+/** Whether a process exists (and is not a zombie). */
+function running(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs `oskit run qemu PATH` with a fake qemu-system-x86_64 (`script`, a shell script) first on
+ * PATH and TMPDIR in `dir`/tmp; `during` is called with the oskit process once the fake started.
+ */
+async function runWithFakeQemu(
+  dir: string,
+  script: string,
+  args: readonly string[],
+  during: (oskit: ReturnType<typeof spawn>, qemuPid: number) => void = () => undefined,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; qemuPid: number }> {
+  const bin = join(dir, "bin");
+  mkdirSync(bin, { recursive: true });
+  mkdirSync(join(dir, "tmp"), { recursive: true });
+  const pidFile = join(dir, "qemu.pid");
+  rmSync(pidFile, { force: true });
+  writeFileSync(join(bin, "qemu-system-x86_64"), `#!/bin/sh\necho $$ > "${pidFile}"\n${script}\n`);
+  chmodSync(join(bin, "qemu-system-x86_64"), 0o755);
+  const oskit = spawn(process.execPath, [join(ROOT, "bin", "oskit.js"), "run", "qemu", ...args], {
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}`, TMPDIR: join(dir, "tmp") },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    oskit.on("close", (code, signal) => resolve([code, signal])),
+  );
+  const started = Date.now();
+  while (!existsSync(pidFile) || readFileSync(pidFile, "utf8").trim() === "") {
+    if (Date.now() - started > 10000) throw new Error("the fake QEMU did not start");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const qemuPid = Number(readFileSync(pidFile, "utf8").trim());
+  during(oskit, qemuPid);
+  const [code, signal] = await closed;
+  return { code, signal, qemuPid };
+}
 
 describe("oskit run qemu", () => {
   let dir: string;
@@ -94,5 +149,73 @@ describe("oskit run qemu", () => {
     } finally {
       process.env.PATH = path;
     }
+  });
+
+  it("names the systems in a directory given as PATH instead of reading it as a disk", () => {
+    for (const f of ["web-kernel", "web-initrd.img", "db-kernel", "db-initrd.img", "x.tar"])
+      writeFileSync(join(dir, f), "x");
+    assert.throws(
+      () => detectTarget(dir),
+      (e: unknown) =>
+        e instanceof RunError &&
+        e.message ===
+          `${dir} is a directory; give the name prefix of a system in it: oskit run qemu ${join(dir, "db")} or oskit run qemu ${join(dir, "web")}`,
+    );
+    mkdirSync(join(dir, "empty"));
+    assert.throws(() => detectTarget(join(dir, "empty")), /is a directory without NAME-kernel/);
+  });
+
+  it("doubles commas in the paths it puts into QEMU's option lists", () => {
+    const state = join(dir, "a,b");
+    mkdirSync(state);
+    writeFileSync(join(state, "disk,1.iso"), Buffer.alloc(512));
+    const args = qemuArgs(
+      { kind: "iso", file: join(state, "disk,1.iso") },
+      {
+        path: "x",
+        disks: [`${dir}/a,,b/extra,,2.qcow2,format=qcow2`],
+        data: Buffer.from("d"),
+      },
+      state,
+    );
+    const s = join(dir, "a,,b");
+    for (const expected of [
+      `unix:${s}/qmp.sock,server=on,wait=off`,
+      `file=${s}/disk,,1.iso,media=cdrom,readonly=on,if=none,id=boot`,
+      `file=${s}/extra,,2.qcow2,format=qcow2,if=virtio`,
+      `file=${s}/data.iso,media=cdrom,readonly=on,if=none,id=data`,
+      `file,id=con,path=${s}/console.log`,
+    ])
+      assert.ok(args.includes(expected), `${expected} in ${args.join(" ")}`);
+  });
+
+  it("stops QEMU and removes its state directory when oskit is interrupted", async function () {
+    this.timeout(20000);
+    for (const f of ["s-kernel", "s-initrd.img"]) writeFileSync(join(dir, f), "x");
+    for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) {
+      const result = await runWithFakeQemu(dir, "exec sleep 30", [join(dir, "s")], (oskit) =>
+        oskit.kill(signal),
+      );
+      const left = running(result.qemuPid);
+      if (left) process.kill(result.qemuPid, "SIGKILL");
+      assert.equal(left, false, `QEMU still runs after ${signal}`);
+      assert.deepEqual([result.code, result.signal], [128 + os.signals[signal], null]);
+      assert.deepEqual(readdirSync(join(dir, "tmp")), [], "the state directory is removed");
+    }
+  });
+
+  it("removes the state directory it made after a foreground run, and keeps one it was given", async function () {
+    this.timeout(20000);
+    for (const f of ["s-kernel", "s-initrd.img"]) writeFileSync(join(dir, f), "x");
+    const made = await runWithFakeQemu(dir, "exit 0", [join(dir, "s")]);
+    assert.equal(made.code, 0);
+    assert.deepEqual(readdirSync(join(dir, "tmp")), []);
+    const given = await runWithFakeQemu(dir, "exit 0", [
+      join(dir, "s"),
+      "--state",
+      join(dir, "st"),
+    ]);
+    assert.equal(given.code, 0);
+    assert.ok(existsSync(join(dir, "st", "console.log")));
   });
 });

@@ -129,6 +129,11 @@ const CASES: readonly Case[] = [
     refused: /hard link \/h points at \/etc\/shadow, which is not a file in the tree/,
   },
   {
+    name: "a hard link to itself (a loop for whoever follows it)",
+    layers: [tar(file("a"), raw({ path: "a", type: TarType.HardLink, linkname: "a" }))],
+    refused: /entry "a": hard link \/a points at itself/,
+  },
+  {
     name: "device nodes stay data",
     layers: [
       tar(

@@ -128,6 +128,51 @@ describe("ContentStore", () => {
     assert.equal(await store.hasBlob(layer.digest), true);
   });
 
+  it("leaves other writers' temporary files to gc --now, and removes them only once an hour old", async () => {
+    const blobs = join(dir, "blobs", "sha256");
+    writeFileSync(join(blobs, ".tmp-1234-abcdef"), "being written");
+    writeFileSync(join(blobs, ".tmp-1234-old"), "abandoned");
+    utimesSync(join(blobs, ".tmp-1234-old"), new Date(0), new Date(Date.now() - 2 * 3600 * 1000));
+    writeFileSync(join(blobs, "notes.txt"), "not a blob");
+    utimesSync(join(blobs, "notes.txt"), new Date(0), new Date(0));
+    await store.gc({ graceSeconds: 0 });
+    assert.deepEqual(readdirSync(blobs).sort(), [".tmp-1234-abcdef", "notes.txt"]);
+  });
+
+  it("stores a blob it already has even when gc removes the old copy meanwhile", async () => {
+    const blob = await store.putBlob(Buffer.from("again"));
+    const path = join(dir, "blobs", "sha256", blob.digest.hex);
+    const hasBlob = store.hasBlob.bind(store);
+    store.hasBlob = async (digest) => {
+      const had = await hasBlob(digest);
+      rmSync(path, { force: true }); // gc, between the look and the write
+      return had;
+    };
+    await store.putBlob(Buffer.from("again"));
+    assert.deepEqual(readFileSync(path), Buffer.from("again"));
+  });
+
+  it("names a damaged index.json instead of failing inside the JSON parser", async () => {
+    writeFileSync(join(dir, "index.json"), '{"schemaVersion": 2, "manif');
+    await assert.rejects(
+      store.list(),
+      (e: unknown) =>
+        e instanceof ResolveError &&
+        e.message.includes(join(dir, "index.json")) &&
+        /damaged.*move it away/.test(e.message),
+    );
+  });
+
+  it("sorts references by code unit, the same in every locale", async () => {
+    const index = await store.putJson({ schemaVersion: 2, mediaType: INDEX, manifests: [] });
+    const descriptor = { mediaType: INDEX, digest: index.digest.toString(), size: index.size };
+    for (const tag of ["a", "B", "a-b", "ab"]) await store.tag(`example.com/x:${tag}`, descriptor);
+    assert.deepEqual(
+      (await store.list()).map((r) => r.name.slice("example.com/x:".length)),
+      ["B", "a", "a-b", "ab"],
+    );
+  });
+
   it("loses no reference and no blob when two processes write at once", async function () {
     this.timeout(60000);
     const run = (name: string) =>

@@ -158,7 +158,8 @@ run_to_completion() {
     runtime_after "$bundle" "$(runc_field "$name" pid)"
     runc start "$name"
     while [ "$(runc_field "$name" status)" = running ]; do sleep 0.05; done
-    log "$name: finished"
+    # Its process is not our child (runc create leaves it to PID 1): how it exited is unknown here.
+    log "$name: finished (exit status unknown: started with runc start for its interfaces or namespace binds); continuing"
   else
     { runc run --bundle "$bundle" "$name" < /dev/null; echo "$?" > "/run/oskit/$name.status"; } 2>&1 |
       tee -a "/var/log/$name.log" > /dev/console

@@ -1,0 +1,160 @@
+/**
+ * The files of one format, written the way a reader may never see half of them: each under a
+ * temporary name, hashed as it is written (through gzip when asked), and all renamed into place
+ * together once every one is complete. A failure anywhere (a full disk, a writer's error) removes
+ * every temporary file and leaves the previous outputs as they were.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { PassThrough, Transform, type Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createDeterministicGzip } from "./gzip";
+import type { Sink } from "./tar/writer";
+
+/** A file a format wrote. */
+export interface OutputFile {
+  readonly name: string;
+  readonly size: number;
+  /** sha256 of the file's bytes. */
+  readonly sha256: string;
+  /** sha256 of the uncompressed content, for compressed files: the identity that does not depend on zlib. */
+  readonly contentSha256?: string;
+}
+
+/** Opens a file for writing; the default flushes it to disk before it closes. */
+export type OpenFile = (path: string) => Writable;
+
+const openFile: OpenFile = (path) => createWriteStream(path, { flush: true });
+
+export interface FileOptions {
+  /** gzip the content at this level. */
+  readonly gzipLevel?: number;
+  /** Bytes written first, as they are (not compressed). */
+  readonly prefix?: Uint8Array;
+}
+
+/** Writes `chunk`, waiting while the stream is full; fails once the stream is destroyed. */
+async function writeChunk(stream: Writable, chunk: Buffer): Promise<void> {
+  if (stream.destroyed) throw new Error("the output was closed");
+  if (stream.write(chunk)) return;
+  await new Promise<void>((resolve, reject) => {
+    const drained = () => {
+      stream.off("close", closed);
+      resolve();
+    };
+    const closed = () => {
+      stream.off("drain", drained);
+      reject(new Error("the output was closed"));
+    };
+    stream.once("drain", drained);
+    stream.once("close", closed);
+  });
+}
+
+export class OutputFiles {
+  /** Temporary path of each file written and not yet renamed, by name. */
+  private readonly temps = new Map<string, string>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly open: OpenFile = openFile,
+  ) {}
+
+  /** Where a file written here is until `commit`. */
+  pathOf(name: string): string {
+    const temp = this.temps.get(name);
+    if (temp === undefined) throw new Error(`${name} was not written`);
+    return temp;
+  }
+
+  /** Writes a file from what `produce` gives its sink: the producer and the file run together. */
+  async write(
+    name: string,
+    produce: (sink: Sink) => Promise<void>,
+    options: FileOptions = {},
+  ): Promise<OutputFile> {
+    const temp = join(this.dir, `.${name}.${randomBytes(4).toString("hex")}.tmp`);
+    this.temps.set(name, temp);
+    const content = new PassThrough();
+    const contentHash = createHash("sha256");
+    const fileHash = createHash("sha256");
+    let size = 0;
+    const count = (chunk: Buffer) => {
+      fileHash.update(chunk);
+      size += chunk.length;
+      return chunk;
+    };
+    const counted = new Transform({
+      transform: (chunk: Buffer, _encoding, callback) => callback(null, count(chunk)),
+    });
+    if (options.prefix !== undefined) counted.push(count(Buffer.from(options.prefix)));
+    const written = pipeline([
+      content,
+      ...(options.gzipLevel === undefined ? [] : [createDeterministicGzip(options.gzipLevel)]),
+      counted,
+      this.open(temp),
+    ]);
+    const fed = (async () => {
+      try {
+        await produce(async (chunk) => {
+          contentHash.update(chunk);
+          await writeChunk(content, chunk);
+        });
+        content.end();
+      } catch (error) {
+        content.destroy(error as Error);
+        throw error;
+      }
+    })();
+    const [file, producer] = await Promise.allSettled([written, fed]);
+    if (file.status === "rejected") throw file.reason;
+    if (producer.status === "rejected") throw producer.reason;
+    return {
+      name,
+      size,
+      sha256: `sha256:${fileHash.digest("hex")}`,
+      ...(options.gzipLevel !== undefined && {
+        contentSha256: `sha256:${contentHash.digest("hex")}`,
+      }),
+    };
+  }
+
+  /** Removes a file written here that is not an output (an intermediate). */
+  async discard(name: string): Promise<void> {
+    await rm(this.pathOf(name), { force: true });
+    this.temps.delete(name);
+  }
+
+  /** Renames every file into place. */
+  async commit(): Promise<void> {
+    for (const [name, temp] of this.temps) {
+      await rename(temp, join(this.dir, name));
+      this.temps.delete(name);
+    }
+  }
+
+  /** Removes every temporary file. */
+  async abort(): Promise<void> {
+    for (const temp of this.temps.values()) await rm(temp, { force: true });
+    this.temps.clear();
+  }
+}
+
+/** Runs `body` with a fresh set of output files, renaming them into place only if it succeeds. */
+export async function writeOutputs(
+  dir: string,
+  open: OpenFile | undefined,
+  body: (files: OutputFiles) => Promise<OutputFile[]>,
+): Promise<OutputFile[]> {
+  const files = new OutputFiles(dir, open);
+  try {
+    const outputs = await body(files);
+    await files.commit();
+    return outputs;
+  } catch (error) {
+    await files.abort();
+    throw error;
+  }
+}

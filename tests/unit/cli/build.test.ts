@@ -1,0 +1,28 @@
+import { strict as assert } from "node:assert";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { oskit } from "../../support/cli";
+
+describe("oskit build (the command)", () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "oskit-build-cli-"))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("refuses a --name that is not a single file name, as a usage error", () => {
+    const out = join(dir, "out");
+    for (const name of ["", ".", "..", "../escaped", "sub/name"]) {
+      const { code, stderr } = oskit(
+        ["build", "examples/hello/os.ts", "-f", "tar", "-o", out, "--name", name],
+        { env: { OSKIT_STORE: join(dir, "store") } },
+      );
+      assert.equal(code, 2, stderr);
+      assert.equal(
+        stderr,
+        `oskit: --name ${JSON.stringify(name)}: expected a file name without "/" (the outputs are NAME-kernel, NAME.tar, … in the output directory, which -o chooses)\n`,
+      );
+    }
+    assert.deepEqual(readdirSync(dir), []);
+    assert.equal(existsSync(join(dir, "escaped.tar")), false);
+  });
+});
