@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { versions } from "node:process";
 import { assemble, resolveImages } from "../assemble/assemble";
 import type { FileTree } from "../assemble/tree";
+import { DISK_FORMATS } from "../formats/disk-writers";
 import { WRITERS, type Format, type OutputFile } from "../formats/writers";
 import { canonicalJson, manifestDigest } from "../manifest/canonical";
 import type { Manifest } from "../manifest/schema";
@@ -16,6 +17,7 @@ import type { ContentStore } from "../resolve/store/store";
 import { ErrorCode, OskitError } from "../errors";
 import { oskitVersion } from "../version";
 import { readCache, writeCache, type CacheEntry } from "./cache";
+import { defaultBootImage, loadEfiStub } from "./efi-stub";
 
 /** Bumped when a writer's output changes for the same input. */
 export const WRITER_VERSION = "1";
@@ -42,6 +44,10 @@ export interface BuildOptions {
   readonly progress?: (message: string) => void;
   /** The oskit version in the cache key: a new oskit writes the outputs again. @default package.json's */
   readonly oskitVersion?: string;
+  /** The image holding systemd's EFI stub, for the UEFI formats. @default oskit's boot package */
+  readonly bootImage?: string;
+  /** Disk size in bytes for the disk formats (rounded up to their unit). @default the smallest that fits, plus a margin */
+  readonly diskSize?: number;
 }
 
 export interface FormatResult {
@@ -100,6 +106,13 @@ export async function build(manifest: Manifest, options: BuildOptions): Promise<
     ...options.resolver,
     progress: options.resolver?.progress ?? progress,
   });
+  const stub = options.formats.some((f) => (DISK_FORMATS as readonly string[]).includes(f))
+    ? await loadEfiStub(options.store, options.bootImage ?? defaultBootImage(), options.platform, {
+        pull: "missing",
+        ...options.resolver,
+        progress: options.resolver?.progress ?? progress,
+      })
+    : undefined;
   const resolved = Date.now();
   await mkdir(options.outDir, { recursive: true });
   const cacheable = options.inputs === undefined || Object.keys(options.inputs).length === 0;
@@ -120,9 +133,17 @@ export async function build(manifest: Manifest, options: BuildOptions): Promise<
   const results: FormatResult[] = [];
   let tree: FileTree | undefined;
   let assembledAt = resolved;
+  const shared = new Map<string, Promise<unknown>>();
   for (const format of options.formats) {
+    const disk = (DISK_FORMATS as readonly string[]).includes(format);
     const key = createHash("sha256")
-      .update(canonicalJson({ ...baseKey, format }))
+      .update(
+        canonicalJson({
+          ...baseKey,
+          format,
+          ...(disk && { boot: stub?.digest, diskSize: options.diskSize ?? "minimal" }),
+        }),
+      )
       .digest("hex");
     const entry = cache[format];
     if (
@@ -151,6 +172,10 @@ export async function build(manifest: Manifest, options: BuildOptions): Promise<
       dir: options.outDir,
       name: options.name,
       mtime: epoch,
+      shared,
+      efiStub: stub?.stub,
+      manifestDigest: baseKey.manifest,
+      diskSize: options.diskSize,
     });
     results.push({ format, files, cached: false });
     if (cacheable) {

@@ -112,7 +112,7 @@ function program(io: Io, done: (code: number) => void): Command {
   cmd
     .command("build")
     .description(
-      "build a system's bootable files (kernel+initrd, tar, …) from the store, pulling what it lacks",
+      "build a system's bootable files (kernel+initrd, uki, disks, …) from the store, pulling what it lacks",
     )
     .argument("<file...>", "a .ts/.js definition or LinuxKit .yml files")
     .requiredOption(
@@ -126,6 +126,14 @@ function program(io: Io, done: (code: number) => void): Command {
     .option("--arch <arch>", "architecture of the images (default: this machine's)")
     .option("--store <dir>", "the content store (default: $OSKIT_STORE or ~/.cache/oskit)")
     .option("--force", "write the outputs even when they are current")
+    .option(
+      "--size <size>",
+      "disk size for the disk formats, e.g. 2G (default: the smallest that fits, plus a margin)",
+    )
+    .option(
+      "--boot-image <ref>",
+      "the image with systemd's EFI stub for the UEFI formats (default: oskit's pkg/boot)",
+    )
     .option("--pull", "ask the registries for every tag, even those the store has")
     .option("--frozen", "fail unless oskit.lock.json pins every image")
     .option("--insecure-registry <host>", "allow plain HTTP to this registry (repeatable)", collect)

@@ -6,10 +6,11 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import type { Extent, SparseDisk } from "./disk/sparse-disk";
 import { createDeterministicGzip } from "./gzip";
 import type { Sink } from "./tar/writer";
 
@@ -21,6 +22,10 @@ export interface OutputFile {
   readonly sha256: string;
   /** sha256 of the uncompressed content, for compressed files: the identity that does not depend on zlib. */
   readonly contentSha256?: string;
+  /** For disk images: the byte ranges of the disk (whole 512-byte sectors) that hold non-zero data. */
+  readonly allocation?: readonly Extent[];
+  /** For disk images: the disk's size (a VHD's file is 512 bytes longer, a qcow2's unrelated). */
+  readonly diskSize?: number;
 }
 
 /** Opens a file for writing; the default flushes it to disk before it closes. */
@@ -118,6 +123,47 @@ export class OutputFiles {
       ...(options.gzipLevel !== undefined && {
         contentSha256: `sha256:${contentHash.digest("hex")}`,
       }),
+    };
+  }
+
+  /**
+   * Writes a disk image as a sparse file (holes where the disk is zero), followed by `trailer`
+   * (a VHD's footer); hashed as the bytes a reader sees.
+   */
+  async writeDisk(name: string, disk: SparseDisk, trailer?: Buffer): Promise<OutputFile> {
+    const temp = join(this.dir, `.${name}.${randomBytes(4).toString("hex")}.tmp`);
+    this.temps.set(name, temp);
+    const hash = createHash("sha256");
+    const zeros = Buffer.alloc(1 << 20);
+    const hashZeros = (length: number) => {
+      for (let left = length; left > 0; left -= zeros.length)
+        hash.update(left >= zeros.length ? zeros : zeros.subarray(0, left));
+    };
+    const handle = await open(temp, "w");
+    try {
+      let at = 0;
+      for (const { offset, data } of disk.data()) {
+        hashZeros(offset - at);
+        hash.update(data);
+        await handle.write(data, 0, data.length, offset);
+        at = offset + data.length;
+      }
+      hashZeros(disk.size - at);
+      await handle.truncate(disk.size);
+      if (trailer !== undefined) {
+        hash.update(trailer);
+        await handle.write(trailer, 0, trailer.length, disk.size);
+      }
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return {
+      name,
+      size: disk.size + (trailer?.length ?? 0),
+      sha256: `sha256:${hash.digest("hex")}`,
+      allocation: disk.allocation(),
+      diskSize: disk.size,
     };
   }
 

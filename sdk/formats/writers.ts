@@ -1,28 +1,23 @@
 /**
- * Output formats: an assembled tree → files, named as LinuxKit names them. Every writer is
+ * Output formats: an assembled tree → files, named as LinuxKit names them (the UEFI formats are
+ * in disk-writers.ts). Every writer is
  * deterministic: the same tree gives the same bytes (compressed bytes also depend on the zlib in
  * Node, so each output also records the digest of its uncompressed content).
  */
 import { readFile } from "node:fs/promises";
 import type { FileTree } from "../assemble/tree";
-import { FormatError } from "../errors";
-import { writeCpio } from "./cpio/writer";
-import { writeOutputs, type OpenFile, type OutputFile, type OutputFiles } from "./output";
+import { bootFile, writeInitrd } from "./boot-files";
+import { DISK_FORMATS, DISK_WRITERS, type DiskContext } from "./disk-writers";
+import { writeOutputs, type OpenFile, type OutputFile } from "./output";
 import { TarType } from "./tar/header";
 import { TarWriter, type Sink } from "./tar/writer";
 
 export type { OutputFile } from "./output";
 
-export const FORMATS = ["kernel+initrd", "tar", "tar-kernel-initrd"] as const;
+export const FORMATS = ["kernel+initrd", "tar", "tar-kernel-initrd", ...DISK_FORMATS] as const;
 export type Format = (typeof FORMATS)[number];
 
-export interface WriteContext {
-  readonly dir: string;
-  readonly name: string;
-  /** Timestamp of every entry, seconds. */
-  readonly mtime: number;
-  /** gzip level of compressed outputs. @default 6 */
-  readonly gzipLevel?: number;
+export interface WriteContext extends DiskContext {
   /** Opens each file for writing (tests hand in streams that fail). @default a file stream, flushed to disk before it closes */
   readonly openFile?: OpenFile;
 }
@@ -32,33 +27,6 @@ export interface FormatWriter {
   files(name: string): readonly string[];
   /** Writes them all, or (on failure) none: they are renamed into place together. */
   write(tree: FileTree, ctx: WriteContext): Promise<OutputFile[]>;
-}
-
-function bootFile(tree: FileTree, name: string): Buffer {
-  const node = tree.get(`/boot/${name}`);
-  if (node?.kind !== "file")
-    throw new FormatError(
-      `the system has no /boot/${name}: a bootable format needs a kernel in the definition`,
-    );
-  return node.data;
-}
-
-/** The initrd: everything but /boot as a gzip'd newc cpio, microcode (when present) before it, uncompressed. */
-function writeInitrd(
-  out: OutputFiles,
-  tree: FileTree,
-  ctx: WriteContext,
-  name: string,
-): Promise<OutputFile> {
-  const ucode = tree.get("/boot/ucode.cpio");
-  return out.write(
-    name,
-    (sink) => writeCpio(tree, sink, { exclude: ["/boot"], mtime: ctx.mtime }),
-    {
-      gzipLevel: ctx.gzipLevel ?? 6,
-      ...(ucode?.kind === "file" && { prefix: ucode.data }),
-    },
-  );
 }
 
 async function writeTarOf(
@@ -73,6 +41,7 @@ async function writeTarOf(
 }
 
 export const WRITERS: { readonly [F in Format]: FormatWriter } = {
+  ...DISK_WRITERS,
   "kernel+initrd": {
     files: (name) => [`${name}-kernel`, `${name}-initrd.img`, `${name}-cmdline`],
     write: (tree, ctx) =>

@@ -12,19 +12,21 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   readSync,
   closeSync,
   rmSync,
-  statSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { RunError } from "../errors";
+import { buildEfiDisk, minimalDiskSize } from "../formats/disk/efi-disk";
 import { configIso } from "../formats/iso/config-iso";
 import { qemuOptionValue, qmpArgument, splitQemuOptions } from "./qemu-options";
+import { detectTarget, type Target } from "./target";
+
+export { detectTarget, type Target } from "./target";
 
 export type Accelerator = "tcg" | "kvm";
 
@@ -57,71 +59,9 @@ export interface RunOptions {
   readonly timeout?: number;
 }
 
-/** What PATH is: found by names, then by content. */
-export type Target =
-  | {
-      readonly kind: "kernel+initrd";
-      readonly kernel: string;
-      readonly initrd: string;
-      readonly cmdline: string;
-    }
-  | { readonly kind: "iso"; readonly file: string }
-  | { readonly kind: "disk"; readonly file: string; readonly format: "raw" | "qcow2" | "vpc" };
-
 const QEMU = "qemu-system-x86_64";
 const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
 const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
-
-function readAt(file: string, offset: number, length: number): Buffer {
-  const fd = openSync(file, "r");
-  try {
-    const buf = Buffer.alloc(length);
-    const read = readSync(fd, buf, 0, length, offset);
-    return buf.subarray(0, read);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** The refusal for a directory given as PATH, naming the systems built into it. */
-function directoryError(path: string, dir: string): RunError {
-  const names = readdirSync(dir)
-    .filter((f) => f.endsWith("-kernel") && existsSync(join(dir, `${f.slice(0, -7)}-initrd.img`)))
-    .sort()
-    .map((f) => join(path, f.slice(0, -7)));
-  return new RunError(
-    names.length > 0
-      ? `${path} is a directory; give the name prefix of a system in it: ${names.map((n) => `oskit run qemu ${n}`).join(" or ")}`
-      : `${path} is a directory without NAME-kernel and NAME-initrd.img; give the name prefix of a system built with oskit build -f kernel+initrd`,
-  );
-}
-
-/** Finds what PATH names: a kernel+initrd prefix, an ISO (`CD001` at 32769) or a disk image. */
-export function detectTarget(path: string): Target {
-  const prefix = resolve(path);
-  if (existsSync(`${prefix}-kernel`) && existsSync(`${prefix}-initrd.img`)) {
-    return {
-      kind: "kernel+initrd",
-      kernel: `${prefix}-kernel`,
-      initrd: `${prefix}-initrd.img`,
-      cmdline: existsSync(`${prefix}-cmdline`)
-        ? readFileSync(`${prefix}-cmdline`, "utf8").trim()
-        : "",
-    };
-  }
-  if (!existsSync(prefix)) {
-    throw new RunError(
-      `${path}: no such file, and no ${path}-kernel and ${path}-initrd.img (build with oskit build -f kernel+initrd)`,
-    );
-  }
-  if (statSync(prefix).isDirectory()) throw directoryError(path, prefix);
-  if (readAt(prefix, 32769, 5).toString("ascii") === "CD001" || /\.iso$/i.test(prefix))
-    return { kind: "iso", file: prefix };
-  if (readAt(prefix, 0, 4).equals(Buffer.from([0x51, 0x46, 0x49, 0xfb])))
-    return { kind: "disk", file: prefix, format: "qcow2" };
-  if (/\.vhd$/i.test(prefix)) return { kind: "disk", file: prefix, format: "vpc" };
-  return { kind: "disk", file: prefix, format: "raw" };
-}
 
 function requireProgram(): void {
   const found = spawnSync("sh", ["-c", `command -v ${QEMU}`]);
@@ -168,7 +108,10 @@ export function qemuArgs(target: Target, options: RunOptions, state: string): st
     "-device",
     "virtio-net-pci,netdev=net0",
   ];
-  if (options.uefi === true) {
+  if (
+    options.uefi === true ||
+    (options.uefi === undefined && target.kind === "disk" && target.efi)
+  ) {
     if (!existsSync(OVMF_CODE))
       throw new RunError(
         `UEFI firmware ${OVMF_CODE} not found: install the ovmf package (apt-get install ovmf)`,
@@ -197,6 +140,8 @@ export function qemuArgs(target: Target, options: RunOptions, state: string): st
     case "disk":
       args.push("-drive", `file=${qemuOptionValue(target.file)},format=${target.format},if=virtio`);
       break;
+    case "uki":
+      throw new RunError(`${target.file}: a UKI boots from a disk; oskit run qemu makes one`);
     default: {
       const never: never = target;
       throw new RunError(`unknown target ${String(never)}`);
@@ -274,6 +219,15 @@ export async function runQemu(
   }
 }
 
+/** A UKI goes on an EFI disk of its own, in the state directory; other targets boot as they are. */
+async function bootable(target: Target, state: string): Promise<Target> {
+  if (target.kind !== "uki") return target;
+  const uki = readFileSync(target.file);
+  const file = join(state, "uki-disk.img");
+  await buildEfiDisk(uki, minimalDiskSize(uki.length), 0).disk.writeRaw(file);
+  return { kind: "disk", file, format: "raw", efi: true };
+}
+
 async function startQemu(
   target: Target,
   options: RunOptions,
@@ -281,7 +235,7 @@ async function startQemu(
   onConsole: ((chunk: Buffer) => void) | undefined,
 ): Promise<RunResult> {
   const console = join(state, "console.log");
-  const args = qemuArgs(target, options, state);
+  const args = qemuArgs(await bootable(target, state), options, state);
   writeFileSync(join(state, "command"), `${[QEMU, ...args].join(" ")}\n`);
   writeFileSync(console, "");
   const child = spawn(QEMU, args, {

@@ -27,4 +27,5 @@ export const OSKIT_PACKAGES = [
   "getty",
   "sshd",
   "sysctl",
+  "boot",
 ].map((p) => join(ROOT, "pkg", p));

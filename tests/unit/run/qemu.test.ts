@@ -83,12 +83,14 @@ describe("oskit run qemu", () => {
       kind: "disk",
       file: join(dir, "disk"),
       format: "qcow2",
+      efi: false,
     });
     writeFileSync(join(dir, "raw.img"), Buffer.alloc(512));
     assert.deepEqual(detectTarget(join(dir, "raw.img")), {
       kind: "disk",
       file: join(dir, "raw.img"),
       format: "raw",
+      efi: false,
     });
     assert.throws(
       () => detectTarget(join(dir, "missing")),

@@ -1,0 +1,57 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { runQemu } from "../../sdk/run/qemu";
+import { stopVm } from "../../sdk/run/stop";
+import { freePort } from "./registry";
+
+export interface Served {
+  /** The page the guest's web service answered with. */
+  readonly page: string;
+  readonly nonce: string;
+  /** Seconds from QEMU's start to the page. */
+  readonly seconds: number;
+  readonly stopped: string;
+}
+
+/**
+ * Boots a hello system (any target `oskit run qemu` takes) detached, with a fresh nonce as its
+ * configuration, waits for /cgi-bin/hello to show the nonce, and powers it off.
+ */
+export async function bootAndFetch(path: string, limitSeconds = 240): Promise<Served> {
+  const nonce = randomBytes(8).toString("hex");
+  const port = await freePort();
+  const started = Date.now();
+  const vm = await runQemu({
+    path,
+    detach: true,
+    data: Buffer.from(nonce),
+    publish: [`${port}:80`],
+  });
+  const log = () => readFileSync(join(vm.state, "console.log"), "utf8");
+  try {
+    const deadline = started + limitSeconds * 1000;
+    while (Date.now() < deadline) {
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/cgi-bin/hello`, {
+          signal: AbortSignal.timeout(3000),
+        });
+        const page = await response.text();
+        if (page.includes(nonce)) {
+          const seconds = (Date.now() - started) / 1000;
+          const stopped = await stopVm(vm.state, 60);
+          return { page, nonce, seconds, stopped: stopped.how };
+        }
+      } catch {
+        // not serving yet
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(
+      `${path}: no page with the nonce within ${limitSeconds} s; console:\n${log().slice(-3000)}`,
+    );
+  } catch (error) {
+    await stopVm(vm.state, 10).catch(() => undefined);
+    throw error;
+  }
+}
