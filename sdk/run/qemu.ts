@@ -238,16 +238,40 @@ async function startQemu(
   const args = qemuArgs(await bootable(target, state), options, state);
   writeFileSync(join(state, "command"), `${[QEMU, ...args].join(" ")}\n`);
   writeFileSync(console, "");
-  const child = spawn(QEMU, args, {
-    detached: options.detach === true,
-    stdio: interactive(options) ? ["inherit", "inherit", "pipe"] : ["ignore", "ignore", "pipe"],
-  });
+  // Signals are caught before QEMU exists, so that one arriving while it starts still stops it.
+  const received: NodeJS.Signals[] = [];
+  let child: ReturnType<typeof spawn> | undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    received.push(signal);
+    child?.kill(received.length > 1 ? "SIGKILL" : signal);
+  };
+  const foreground = options.detach !== true;
+  if (foreground) for (const signal of STOP_SIGNALS) process.on(signal, stop);
+  try {
+    child = spawn(QEMU, args, {
+      detached: options.detach === true,
+      stdio: interactive(options) ? ["inherit", "inherit", "pipe"] : ["ignore", "ignore", "pipe"],
+    });
+    if (received[0] !== undefined) child.kill(received[0]);
+    return await watchQemu(child, options, state, onConsole, received);
+  } finally {
+    if (foreground) for (const signal of STOP_SIGNALS) process.off(signal, stop);
+  }
+}
+
+async function watchQemu(
+  child: ReturnType<typeof spawn>,
+  options: RunOptions,
+  state: string,
+  onConsole: ((chunk: Buffer) => void) | undefined,
+  received: readonly NodeJS.Signals[],
+): Promise<RunResult> {
   let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const pid = child.pid;
   if (pid === undefined) throw new RunError(`${QEMU} did not start`);
   writeFileSync(join(state, "qemu.pid"), `${pid}\n`);
-  const tail = followFile(console, (chunk) => {
+  const tail = followFile(join(state, "console.log"), (chunk) => {
     if (!interactive(options)) onConsole?.(chunk);
     if (options.consoleLog !== undefined) writeFileSync(options.consoleLog, chunk, { flag: "a" });
   });
@@ -255,16 +279,10 @@ async function startQemu(
     await new Promise((r) => setTimeout(r, 300));
     tail.stop();
     if (child.exitCode !== null) throw new RunError(`${QEMU} exited at once: ${stderr.trim()}`);
-    child.stderr.destroy();
+    child.stderr!.destroy();
     child.unref();
     return { state, pid };
   }
-  const received: NodeJS.Signals[] = [];
-  const stop = (signal: NodeJS.Signals) => {
-    received.push(signal);
-    child.kill(received.length > 1 ? "SIGKILL" : signal);
-  };
-  for (const signal of STOP_SIGNALS) process.on(signal, stop);
   const timer =
     options.timeout === undefined
       ? undefined
@@ -273,7 +291,6 @@ async function startQemu(
   try {
     exitCode = await new Promise<number | null>((done) => child.on("close", done));
   } finally {
-    for (const signal of STOP_SIGNALS) process.off(signal, stop);
     if (timer !== undefined) clearTimeout(timer);
     tail.stop();
   }

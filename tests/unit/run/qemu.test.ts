@@ -200,7 +200,7 @@ describe("oskit run qemu", () => {
       );
       const left = running(result.qemuPid);
       if (left) process.kill(result.qemuPid, "SIGKILL");
-      assert.equal(left, false, `QEMU still runs after ${signal}`);
+      assert.equal(left, false, `QEMU still runs after ${signal} ${JSON.stringify(result)}`);
       assert.deepEqual([result.code, result.signal], [128 + os.signals[signal], null]);
       assert.deepEqual(readdirSync(join(dir, "tmp")), [], "the state directory is removed");
     }
