@@ -4,12 +4,18 @@
  * one or more LinuxKit YAML files, or either of these at a git revision (`REV:PATH`).
  */
 import { createRequire } from "node:module";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname, extname, join, resolve } from "node:path";
 import { createJiti } from "jiti";
 import { isConstruct } from "../constructs/brand";
 import { ErrorCode, OskitError } from "../errors";
-import { importLinuxkit } from "../manifest/linuxkit/import";
+import {
+  decodeDefinition,
+  importLinuxkit,
+  MAX_DEFINITION_BYTES,
+  tooLarge,
+} from "../manifest/linuxkit/import";
 import type { Manifest } from "../manifest/schema";
 import { validateManifest } from "../manifest/validate";
 import { applyLock, LOCK_FILE, parseLock, readLock, type LockFile } from "../resolve/lock";
@@ -103,15 +109,28 @@ function readLockBeside(spec: string, cwd: string): LockFile | undefined {
 
 function readText(spec: string, cwd: string): string {
   const git = parseGitSpec(spec, cwd);
-  if (git !== undefined) return readAtRevision(git);
+  if (git !== undefined) {
+    const text = readAtRevision(git);
+    if (Buffer.byteLength(text) > MAX_DEFINITION_BYTES)
+      throw tooLarge(spec, Buffer.byteLength(text));
+    return text;
+  }
+  let bytes: Buffer;
   try {
-    return readFileSync(resolve(cwd, spec), "utf8");
+    // Checked before reading: a huge file, a FIFO or /dev/zero would otherwise be read to the end.
+    const info = statSync(resolve(cwd, spec));
+    if (!info.isFile())
+      throw new OskitError(ErrorCode.Load, `${spec}: not a regular file; give a definition file`);
+    if (info.size > MAX_DEFINITION_BYTES) throw tooLarge(spec, info.size);
+    bytes = readFileSync(resolve(cwd, spec));
   } catch (error) {
+    if (OskitError.is(error)) throw error;
     throw new OskitError(
       ErrorCode.Load,
       `${spec}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`,
     );
   }
+  return decodeDefinition(bytes, spec);
 }
 
 async function loadModule(spec: string, cwd: string): Promise<Manifest> {
@@ -121,13 +140,21 @@ async function loadModule(spec: string, cwd: string): Promise<Manifest> {
 }
 
 /**
+ * Where jiti keeps definitions it has transpiled (keyed by their content), so a rebuild skips
+ * the transpiler: the user's own cache directory, never a shared one such as /tmp.
+ */
+function transpiledCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "oskit-transpiled");
+}
+
+/**
  * Runs a definition module and synthesizes its default export. `oskit` resolves to the copy the
  * definition's project has (`resolveFrom`), falling back to this CLI's own copy.
  */
 async function synthModule(path: string, spec: string, resolveFrom: string): Promise<Manifest> {
   const jiti = createJiti(__filename, {
     moduleCache: false,
-    fsCache: false,
+    fsCache: transpiledCacheDir(),
     interopDefault: true,
     alias: { oskit: oskitEntry(resolveFrom) },
   });

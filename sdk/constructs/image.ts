@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { ValidationError, type Problem } from "../errors";
 import { canonicalJson, manifestDigest } from "../manifest/canonical";
 import { exportLinuxkit, type ExportOptions } from "../manifest/linuxkit/export";
-import { importLinuxkit, type LinuxkitSource } from "../manifest/linuxkit/import";
+import { decodeDefinition, importLinuxkit, type LinuxkitSource } from "../manifest/linuxkit/import";
 import type { Manifest } from "../manifest/schema";
 import { checkManifest, validateManifest } from "../manifest/validate";
 import { CONSTRUCT, isConstruct, type ConstructKind } from "./brand";
@@ -139,7 +139,7 @@ export class Image {
   /** An Image from one or more LinuxKit YAML files, merged in order. */
   static fromFile(...paths: readonly string[]): Image {
     return Image.fromYaml(
-      paths.map((path) => ({ text: readFileSync(path, "utf8"), filename: path })),
+      paths.map((path) => ({ text: decodeDefinition(readFileSync(path), path), filename: path })),
     );
   }
 

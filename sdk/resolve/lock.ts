@@ -3,7 +3,7 @@
  * resolved to (the index, and each platform's manifest). Applied, it pins the definition's images
  * by digest, so a moved tag changes nothing until the lock is renewed — and `oskit diff` shows it.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { ResolveError } from "../errors";
@@ -15,6 +15,8 @@ import { resolveOrPull, type Platform, type ResolverOptions } from "./image";
 import type { ContentStore } from "./store/store";
 
 export const LOCK_FILE = "oskit.lock.json";
+/** The largest lock file read; one holds a few hundred bytes per image. */
+export const MAX_LOCK_BYTES = 16 * 1024 * 1024;
 
 const digest = z.string().regex(/^sha256:[a-f0-9]{64}$/);
 const lockSchema = z.strictObject({
@@ -27,6 +29,11 @@ export type LockFile = z.infer<typeof lockSchema>;
 export function readLock(dir: string): LockFile | undefined {
   const path = join(dir, LOCK_FILE);
   if (!existsSync(path)) return undefined;
+  const size = statSync(path).size;
+  if (size > MAX_LOCK_BYTES)
+    throw new ResolveError(
+      `${path} is ${size} bytes, over the ${MAX_LOCK_BYTES / 1024 / 1024} MiB limit for a lock file; remove it and run oskit lock again`,
+    );
   return parseLock(readFileSync(path, "utf8"), path);
 }
 
@@ -38,10 +45,14 @@ export function parseLock(text: string, where: string): LockFile {
     throw new ResolveError(`${where} is not JSON; remove it and run oskit lock again`);
   }
   const parsed = lockSchema.safeParse(value);
-  if (!parsed.success)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const at =
+      issue === undefined || issue.path.length === 0 ? "" : ` (at ${issue.path.join(".")})`;
     throw new ResolveError(
-      `${where} is not an oskit lock file (version 1); remove it and run oskit lock again`,
+      `${where} is not an oskit lock file (version 1)${at}; remove it and run oskit lock again`,
     );
+  }
   return parsed.data;
 }
 

@@ -37,6 +37,61 @@ const NAMESPACE_FIELDS = ["net", "pid", "ipc", "uts", "userns"] as const;
 const CONTAINER_KEYS_FROM_LINUXKIT = invert(CONTAINER_KEYS);
 const MOUNT_KEYS_FROM_LINUXKIT = invert(MOUNT_KEYS);
 
+/** The largest definition read (16 MiB): LinuxKit manifests are kilobytes, even with files inline. */
+export const MAX_DEFINITION_BYTES = 16 * 1024 * 1024;
+/** The deepest nesting of lists and mappings read; a LinuxKit manifest needs fewer than ten levels. */
+export const MAX_DEFINITION_DEPTH = 64;
+
+/**
+ * A definition file's bytes as text: refused when larger than MAX_DEFINITION_BYTES or not UTF-8
+ * (LinuxKit's YAML reader refuses such bytes too), with the file and the offset in the message.
+ */
+export function decodeDefinition(bytes: Uint8Array, filename: string): string {
+  if (bytes.length > MAX_DEFINITION_BYTES) throw tooLarge(filename, bytes.length);
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    const what =
+      at < bytes.length
+        ? `invalid byte 0x${bytes[at]!.toString(16).padStart(2, "0")} at offset ${at}`
+        : "a character cut off at the end";
+    throw new ValidationError([
+      { path: filename, message: `not UTF-8 text: ${what}; save the file as UTF-8` },
+    ]);
+  }
+}
+
+/** The refusal of a definition over MAX_DEFINITION_BYTES. */
+export function tooLarge(filename: string, bytes: number): ValidationError {
+  return new ValidationError([
+    {
+      path: filename,
+      message: `${bytes} bytes is over the ${MAX_DEFINITION_BYTES / 1024 / 1024} MiB limit for a definition; keep large contents in files and name them with source:`,
+    },
+  ]);
+}
+
+/** Offset of the first byte that does not start or continue a valid UTF-8 sequence. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length;) {
+    const lead = bytes[i]!;
+    const length =
+      lead < 0x80 ? 1 : lead < 0xc2 ? 0 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : lead < 0xf5 ? 4 : 0;
+    if (length === 0) return i;
+    // The second byte's range excludes overlong forms, surrogates and code points above U+10FFFF.
+    const low = lead === 0xe0 ? 0xa0 : lead === 0xf0 ? 0x90 : 0x80;
+    const high = lead === 0xed ? 0x9f : lead === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k < length; k++) {
+      const next = bytes[i + k];
+      if (next === undefined || next < (k === 1 ? low : 0x80) || next > (k === 1 ? high : 0xbf))
+        return i + k;
+    }
+    i += length;
+  }
+  return bytes.length;
+}
+
 /** Imports one or more LinuxKit YAML documents; throws a ValidationError listing every problem. */
 export function importLinuxkit(sources: LinuxkitSource | readonly LinuxkitSource[]): ImportResult {
   const list = Array.isArray(sources)
@@ -80,6 +135,18 @@ export function importLinuxkitData(
  * which LinuxKit refuses) is the octal string meant, and a sysctl value `1.10` stays "1.10".
  */
 function parseYaml(text: string, filename: string, problems: Problem[]): unknown {
+  if (text.length > MAX_DEFINITION_BYTES || Buffer.byteLength(text) > MAX_DEFINITION_BYTES) {
+    problems.push(tooLarge(filename, Buffer.byteLength(text)).problems[0]!);
+    return undefined;
+  }
+  const tooDeep = nestingBeyond(text, MAX_DEFINITION_DEPTH);
+  if (tooDeep !== undefined) {
+    problems.push({
+      path: `${filename}:${tooDeep.line}:${tooDeep.col}`,
+      message: `YAML: lists and mappings nested more than ${MAX_DEFINITION_DEPTH} levels deep; a LinuxKit manifest needs fewer than ten`,
+    });
+    return undefined;
+  }
   const lineCounter = new YAML.LineCounter();
   const doc = YAML.parseDocument(text, {
     keepSourceTokens: true,
@@ -122,6 +189,38 @@ function parseYaml(text: string, filename: string, problems: Problem[]): unknown
     problems.push({ path: filename, message: `YAML: ${(error as Error).message}` });
     return undefined;
   }
+}
+
+/**
+ * Where the YAML nests collections deeper than `limit`, found on the parser's syntax tree with
+ * an explicit stack: the document composer recurses once per level, and would overflow the stack.
+ */
+function nestingBeyond(text: string, limit: number): { line: number; col: number } | undefined {
+  const lineCounter = new YAML.LineCounter();
+  const stack: { token: unknown; depth: number }[] = [];
+  for (const token of new YAML.Parser(lineCounter.addNewLine).parse(text))
+    stack.push({ token, depth: 0 });
+  while (stack.length > 0) {
+    const { token, depth } = stack.pop()!;
+    if (typeof token !== "object" || token === null) continue;
+    const t = token as {
+      type?: string;
+      offset?: number;
+      value?: unknown;
+      items?: { key?: unknown; value?: unknown }[];
+    };
+    if (t.type === "document") {
+      stack.push({ token: t.value, depth });
+      continue;
+    }
+    if (t.items === undefined) continue;
+    if (depth >= limit) return lineCounter.linePos(t.offset ?? 0);
+    for (const item of t.items) {
+      stack.push({ token: item.key, depth: depth + 1 });
+      stack.push({ token: item.value, depth: depth + 1 });
+    }
+  }
+  return undefined;
 }
 
 /** A number or boolean scalar becomes the text it was written as. */
