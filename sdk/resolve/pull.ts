@@ -31,21 +31,45 @@ function platformMatches(descriptor: Descriptor, wanted: readonly Platform[] | u
   return p !== undefined && wanted.some((w) => w.os === p.os && w.architecture === p.architecture);
 }
 
-function parse<T>(
+type Parsed<T> =
+  | { success: true; data: T }
+  | { success: false; error: { issues: readonly { path: PropertyKey[]; message: string }[] } };
+
+/**
+ * A manifest or index from its bytes: JSON of the right shape, whose own `mediaType` (when it
+ * says one) is the media type the registry sent it as.
+ */
+function parse<T extends { readonly mediaType?: string }>(
   bytes: Buffer,
-  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+  schema: { safeParse(v: unknown): Parsed<T> },
   what: string,
+  mediaType: string,
 ): T {
   let value: unknown;
   try {
     value = JSON.parse(bytes.toString("utf8"));
   } catch {
-    throw new ResolveError(`${what} is not JSON`);
+    throw new ResolveError(`${what} is not JSON (${bytes.length} bytes sent as ${mediaType})`);
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new ResolveError(`${what} is not a valid OCI document`);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const at =
+      issue === undefined
+        ? ""
+        : `: ${issue.path.map(String).join(".") || "(top)"}: ${issue.message}`;
+    throw new ResolveError(`${what} is not a valid OCI document${at}`);
+  }
+  const declared = parsed.data.mediaType;
+  if (declared !== undefined && declared !== mediaType)
+    throw new ResolveError(
+      `${what} was sent as ${mediaType} but says it is ${declared}; refusing a document whose type is in doubt`,
+    );
   return parsed.data;
 }
+
+/** What the registry may answer for a manifest, for messages. */
+const EXPECTED_TYPES = "an OCI or Docker image manifest or index";
 
 /** Pulls a reference into the store and tags it there (when it has a tag); returns its top descriptor. */
 export async function pull(
@@ -64,7 +88,7 @@ export async function pull(
   };
   let manifests: Descriptor[];
   if (INDEX_MEDIA_TYPES.includes(top.mediaType)) {
-    const index = parse(top.bytes, indexSchema, `${refText} index`);
+    const index = parse(top.bytes, indexSchema, `${refText} index`, top.mediaType);
     manifests = index.manifests.filter((m) => platformMatches(m, options.platforms));
     if (manifests.length === 0) {
       const have = index.manifests
@@ -77,18 +101,21 @@ export async function pull(
   } else if (MANIFEST_MEDIA_TYPES.includes(top.mediaType)) {
     manifests = [topDescriptor];
   } else {
-    throw new ResolveError(`${refText}: unsupported media type "${top.mediaType}"`);
+    throw new ResolveError(
+      `${refText}: the registry answered with media type "${top.mediaType}"; expected ${EXPECTED_TYPES}`,
+    );
   }
   for (const descriptor of manifests) {
     const fetched =
       descriptor.digest === topDescriptor.digest
         ? top
         : await client.getManifest(ref, descriptor.digest);
-    const manifest = parse(
-      fetched.bytes,
-      manifestSchema,
-      `${refText} manifest ${descriptor.digest}`,
-    );
+    const what = `${refText} manifest ${descriptor.digest}`;
+    if (!MANIFEST_MEDIA_TYPES.includes(fetched.mediaType))
+      throw new ResolveError(
+        `${what}: the registry answered with media type "${fetched.mediaType}" where an image manifest belongs (an index may not hold another index here)`,
+      );
+    const manifest = parse(fetched.bytes, manifestSchema, what, fetched.mediaType);
     const blobs = [manifest.config, ...manifest.layers];
     const bytes = blobs.reduce((n, b) => n + b.size, 0);
     progress(

@@ -10,7 +10,7 @@ import { MediaType, type Descriptor } from "../oci";
 import type { ContentStore } from "../store/store";
 import { credentialsFor } from "./credentials";
 import { registryBase, registryHost, repositoryPath, type RegistryOptions } from "./hosts";
-import { RegistrySession } from "./session";
+import { readBounded, RegistrySession } from "./session";
 
 /** What a registry accepts from us for a manifest. */
 export const MANIFEST_ACCEPT = [
@@ -25,6 +25,20 @@ export interface FetchedManifest {
   readonly mediaType: string;
   readonly digest: Digest;
   readonly bytes: Buffer;
+}
+
+/** The largest manifest or index read, as containerd limits them: refused without reading it all. */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+/** The `mediaType` a manifest's JSON declares, or "" when it is not JSON or declares none. */
+function declaredMediaType(bytes: Buffer): string {
+  try {
+    const value = JSON.parse(bytes.toString("utf8")) as unknown;
+    const type = (value as { mediaType?: unknown } | null)?.mediaType;
+    return typeof type === "string" ? type : "";
+  } catch {
+    return "";
+  }
 }
 
 /** Bytes per PATCH of a chunked upload. */
@@ -82,7 +96,7 @@ export class RegistryClient {
       what,
       headers: { Accept: MANIFEST_ACCEPT },
     });
-    const bytes = Buffer.from(await response.arrayBuffer());
+    const bytes = await readBounded(response, MAX_MANIFEST_BYTES, what);
     const digest = Digest.sha256(bytes);
     if (reference.startsWith("sha256:") && digest.toString() !== reference) {
       throw new ResolveError(
@@ -97,7 +111,7 @@ export class RegistryClient {
     }
     const mediaType =
       (response.headers.get("content-type") ?? "").split(";")[0]!.trim() ||
-      ((JSON.parse(bytes.toString("utf8")) as { mediaType?: string }).mediaType ?? "");
+      declaredMediaType(bytes);
     return { mediaType, digest, bytes };
   }
 

@@ -47,6 +47,11 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Redirects followed for one request, as Go's HTTP client (and so docker) allows. */
+export const MAX_REDIRECTS = 10;
+/** The largest token service answer read. */
+const TOKEN_LIMIT = 1024 * 1024;
+
 const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 const RETRYABLE_CODES = new Set([
   "ECONNRESET",
@@ -67,10 +72,78 @@ function errorCode(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** The most of an error answer read for its message; the rest is dropped. */
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+/** Thrown by readBounded for a body over its limit (a ResolveError the caller rewords). */
+export class TooLargeError extends ResolveError {}
+
+/**
+ * A response body read whole, but never more than `limit` bytes: a Content-Length over the limit
+ * is refused before reading, and a body that goes on past it is cut off at `limit + 1` bytes.
+ * With `truncate`, the first `limit` bytes are returned instead of refusing.
+ */
+export async function readBounded(
+  response: Response,
+  limit: number,
+  what: string,
+  options: { readonly truncate?: boolean } = {},
+): Promise<Buffer> {
+  const refuse = (size: string, done: string) =>
+    new TooLargeError(
+      `${what} is ${size} bytes, over oskit's limit of ${limit} bytes (${(limit / 1024 / 1024).toFixed(0)} MiB); ${done}`,
+    );
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (!options.truncate && Number.isFinite(declared) && declared > limit) {
+    await response.body?.cancel().catch(() => undefined);
+    throw refuse(String(declared), "refused without reading it");
+  }
+  const body = response.body;
+  if (body === null) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  // Leaving the loop early (a return or a throw) cancels the rest of the body.
+  for await (const chunk of body as AsyncIterable<Uint8Array>) {
+    chunks.push(Buffer.from(chunk));
+    size += chunk.length;
+    if (size > limit) {
+      if (options.truncate) return Buffer.concat(chunks).subarray(0, limit);
+      throw refuse(`more than ${limit}`, "stopped reading there");
+    }
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A URL the registry sent (a redirect, a token realm), refused unless it is HTTP(S). */
+function httpUrl(text: string, base: URL | undefined, what: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text, base);
+  } catch {
+    throw new ResolveError(`${what}: ${JSON.stringify(text.slice(0, 200))} is not a URL`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new ResolveError(
+      `${what}: ${url.protocol} URLs are not followed (${url.href.slice(0, 200)})`,
+    );
+  return url;
+}
+
+/** A failed fetch in words: its Node error code, else its message and its cause's (`fetch failed (bad port)`). */
+function describeFailure(error: unknown): string {
+  const code = errorCode(error);
+  if (code !== undefined) return code;
+  const cause = (error as { cause?: unknown }).cause;
+  const detail = cause instanceof Error ? ` (${cause.message})` : "";
+  return `${(error as Error).message}${detail}`;
+}
+
 /** The registry's own error messages from a response body, if it sent any. */
 async function registryErrors(response: Response): Promise<string> {
   try {
-    const text = await response.text();
+    const text = (
+      await readBounded(response, ERROR_BODY_LIMIT, "error answer", { truncate: true })
+    ).toString("utf8");
     const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
     return (
       (parsed.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(": ")).join("; ") ||
@@ -106,13 +179,14 @@ export class RegistrySession {
       try {
         response = await this.follow(url, options);
       } catch (error) {
+        if (error instanceof ResolveError) throw error;
         const code = errorCode(error);
         if (code !== undefined && RETRYABLE_CODES.has(code) && attempt < attempts) {
           await this.backoff(attempt);
           continue;
         }
         throw new ResolveError(
-          `${options.what}: ${options.method ?? "GET"} ${url.href} failed: ${code ?? (error as Error).message}`,
+          `${options.what}: ${options.method ?? "GET"} ${url.href} failed: ${describeFailure(error)}`,
           { cause: error },
         );
       }
@@ -149,7 +223,9 @@ export class RegistrySession {
   /** One request, following redirects by hand; credentials go only to the registry's own origin. */
   private async follow(first: URL, options: RequestOptions): Promise<Response> {
     let url = first;
-    for (let hop = 0; hop < 6; hop++) {
+    const seen: string[] = [];
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      seen.push(url.href);
       const headers: Record<string, string> = { ...options.headers };
       if (url.origin === this.base.origin) {
         const auth = this.authorization(options.scope);
@@ -170,12 +246,15 @@ export class RegistrySession {
         !(options.method === "POST" || options.method === "PATCH" || options.method === "PUT")
       ) {
         await response.body?.cancel().catch(() => undefined);
-        url = new URL(location, url);
+        url = httpUrl(location, url, `${options.what}: the redirect from ${url.href}`);
         continue;
       }
       return response;
     }
-    throw new ResolveError(`${options.what}: too many redirects from ${first.href}`);
+    const loop = seen.indexOf(url.href) >= 0 ? ` (a loop back to ${url.href})` : "";
+    throw new ResolveError(
+      `${options.what}: more than ${MAX_REDIRECTS} redirects from ${first.href}${loop}; the registry is misconfigured`,
+    );
   }
 
   private authorization(scope: string): string | undefined {
@@ -209,7 +288,54 @@ export class RegistrySession {
   }
 
   private async fetchToken(challenge: Challenge, options: RequestOptions): Promise<string> {
-    const realm = new URL(challenge.params.realm!);
+    const realm = httpUrl(
+      challenge.params.realm!,
+      undefined,
+      `${options.what}: the token realm of ${this.base.host}`,
+    );
+    const c = this.credentials;
+    let response: Response;
+    try {
+      response = await this.tokenRequest(realm, challenge, options);
+    } catch (error) {
+      throw new ResolveError(
+        `${options.what}: the token service ${realm.origin}${realm.pathname} failed: ${describeFailure(error)}`,
+        { cause: error },
+      );
+    }
+    if (!response.ok) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new ResolveError(
+        `${options.what}: the token service ${realm.origin}${realm.pathname} answered ${response.status}${c === undefined ? " (no credentials for this registry: docker login?)" : ""}`,
+      );
+    }
+    const where = `${options.what}: the token service ${realm.origin}${realm.pathname}`;
+    let body: unknown;
+    try {
+      body = JSON.parse(
+        (await readBounded(response, TOKEN_LIMIT, `${where}'s answer`)).toString("utf8"),
+      );
+    } catch (error) {
+      if (error instanceof ResolveError) throw error;
+      throw new ResolveError(`${where} answered something that is not JSON`);
+    }
+    const answer = (typeof body === "object" && body !== null ? body : {}) as Record<
+      string,
+      unknown
+    >;
+    const token = answer.token ?? answer.access_token;
+    if (typeof token !== "string" || token === "" || !/^[\x21-\x7e]+$/.test(token))
+      throw new ResolveError(
+        `${where} sent no usable token (expected {"token": "…"} with a printable token)`,
+      );
+    return token;
+  }
+
+  private async tokenRequest(
+    realm: URL,
+    challenge: Challenge,
+    options: RequestOptions,
+  ): Promise<Response> {
     const service = challenge.params.service;
     const c = this.credentials;
     let response: Response;
@@ -234,15 +360,6 @@ export class RegistrySession {
         headers.Authorization = `Basic ${Buffer.from(`${c.username}:${c.password ?? ""}`).toString("base64")}`;
       response = await fetch(realm, { headers, signal: AbortSignal.timeout(this.timeout) });
     }
-    if (!response.ok) {
-      throw new ResolveError(
-        `${options.what}: the token service ${realm.origin}${realm.pathname} answered ${response.status}${c === undefined ? " (no credentials for this registry: docker login?)" : ""}`,
-      );
-    }
-    const body = (await response.json()) as { token?: string; access_token?: string };
-    const token = body.token ?? body.access_token;
-    if (token === undefined)
-      throw new ResolveError(`${options.what}: the token service ${realm.origin} sent no token`);
-    return token;
+    return response;
   }
 }
