@@ -78,7 +78,19 @@ describe("oskit run qemu", () => {
     iso.write("CD001", 32769);
     writeFileSync(join(dir, "image.bin"), iso);
     assert.equal(detectTarget(join(dir, "image.bin")).kind, "iso");
-    writeFileSync(join(dir, "disk"), Buffer.from([0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3]));
+    // The smallest sound qcow2 v3: header cluster, refcount table cluster, an empty L1 table.
+    const qcow2 = Buffer.alloc(3 * 65536);
+    qcow2.write("QFI\xfb", 0, "latin1");
+    qcow2.writeUInt32BE(3, 4);
+    qcow2.writeUInt32BE(16, 20);
+    qcow2.writeBigUInt64BE(1n << 20n, 24);
+    qcow2.writeUInt32BE(1, 36);
+    qcow2.writeBigUInt64BE(2n * 65536n, 40);
+    qcow2.writeBigUInt64BE(65536n, 48);
+    qcow2.writeUInt32BE(1, 56);
+    qcow2.writeUInt32BE(4, 96);
+    qcow2.writeUInt32BE(104, 100);
+    writeFileSync(join(dir, "disk"), qcow2);
     assert.deepEqual(detectTarget(join(dir, "disk")), {
       kind: "disk",
       file: join(dir, "disk"),
