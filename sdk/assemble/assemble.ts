@@ -44,6 +44,7 @@ import {
 } from "./oci-spec";
 import { FileTree } from "./tree";
 import { writeOciLayout } from "./volume-layout";
+import { FileData, type SpillFile } from "./file-data";
 
 export interface AssembleOptions {
   readonly store: ContentStore;
@@ -54,6 +55,8 @@ export interface AssembleOptions {
   readonly baseDir: string;
   /** Told what is happening. */
   readonly progress?: (message: string) => void;
+  /** Where file data is held while the system is assembled. @default memory */
+  readonly spill?: SpillFile;
 }
 
 /** Every image a manifest names, resolved in the store for one platform. */
@@ -92,9 +95,28 @@ export class Assembler {
     private readonly options: AssembleOptions,
   ) {}
 
-  /** The whole system as one tree. */
+  /**
+   * The whole system as one tree. Every image is extracted at once (inflating layers on all
+   * cores) and applied in the manifest's order; it returns only when no extraction is running.
+   */
   async assemble(): Promise<FileTree> {
-    const root = new FileTree();
+    const m = this.manifest;
+    const refs = [
+      ...(m.kernel ? [m.kernel.image] : []),
+      ...(m.init ?? []),
+      ...CONTAINER_SECTIONS.flatMap((section) => (m[section] ?? []).map((c) => c.image)),
+    ];
+    const extractions = refs.map((ref) => this.imageTree(ref));
+    for (const extraction of extractions) extraction.catch(() => undefined); // awaited in order
+    try {
+      return await this.assembleInOrder();
+    } finally {
+      await Promise.allSettled(extractions);
+    }
+  }
+
+  private async assembleInOrder(): Promise<FileTree> {
+    const root = new FileTree(this.options.spill);
     const m = this.manifest;
     if (m.kernel) await this.addKernel(root);
     for (const ref of m.init ?? []) {
@@ -126,7 +148,7 @@ export class Assembler {
       this.options.progress?.(
         `extracting ${ref} (${image.layers.length} layer${image.layers.length === 1 ? "" : "s"}, ${image.layers.reduce((n, l) => n + l.size, 0)} bytes)`,
       );
-      tree = extractImage(this.options.store, image);
+      tree = extractImage(this.options.store, image, this.options.spill);
       this.trees.set(image.digest, tree);
     }
     return tree;
@@ -151,14 +173,14 @@ export class Assembler {
     root.set("/boot/cmdline", {
       kind: "file",
       mode: 0o644,
-      data: Buffer.from(kernel.cmdline ?? ""),
+      data: FileData.of(kernel.cmdline ?? ""),
       ...ROOT,
     });
     if (kernel.ucode !== undefined)
       root.set("/boot/ucode.cpio", { ...file(kernel.ucode, "microcode archive"), mode: 0o644 });
     if (kernel.tar !== "none") {
       await root.addTar(
-        readTar([file(kernel.tar, "modules tarball").data]),
+        readTar(file(kernel.tar, "modules tarball").data.stream()),
         `kernel ${kernel.image} ${kernel.tar}`,
       );
     }
@@ -207,7 +229,7 @@ export class Assembler {
     const data = (text: string) => ({
       kind: "file" as const,
       mode: 0o644,
-      data: Buffer.from(text),
+      data: FileData.of(text),
       ...ROOT,
     });
     root.set(`${dir}/config.json`, data(jsonWithBigInts(spec)));
@@ -263,7 +285,7 @@ export class Assembler {
     } else {
       data = Buffer.from(file.contents ?? "");
     }
-    root.set(file.path, { kind: "file", mode, data, ...owner }, context);
+    root.set(file.path, { kind: "file", mode, data: FileData.of(data), ...owner }, context);
   }
 
   private input(name: string, what: string): string {

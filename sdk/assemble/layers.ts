@@ -12,10 +12,13 @@ import { readTar } from "../formats/tar/reader";
 import { Digest } from "../manifest/digest";
 import type { ResolvedImage } from "../resolve/image";
 import type { ContentStore } from "../resolve/store/store";
+import type { SpillFile } from "./file-data";
 import { FileTree } from "./tree";
 
 const GZIP = [0x1f, 0x8b];
 const ZSTD = [0x28, 0xb5, 0x2f, 0xfd];
+/** Bytes read and inflated at a time: fewer, larger steps than Node's 16 KiB default. */
+const CHUNK = 256 * 1024;
 
 /** A decompressing stream chosen by the first bytes of the layer. */
 async function decompressed(path: string, context: string): Promise<Readable> {
@@ -27,8 +30,8 @@ async function decompressed(path: string, context: string): Promise<Readable> {
     await handle.close();
   }
   const starts = (magic: readonly number[]) => magic.every((b, i) => head[i] === b);
-  const source = createReadStream(path);
-  if (starts(GZIP)) return source.pipe(zlib.createGunzip());
+  const source = createReadStream(path, { highWaterMark: CHUNK });
+  if (starts(GZIP)) return source.pipe(zlib.createGunzip({ chunkSize: CHUNK }));
   if (starts(ZSTD)) {
     const zstd = (zlib as { createZstdDecompress?: () => NodeJS.ReadWriteStream })
       .createZstdDecompress;
@@ -44,8 +47,12 @@ async function decompressed(path: string, context: string): Promise<Readable> {
 }
 
 /** The image's filesystem: its layers applied in order. */
-export async function extractImage(store: ContentStore, image: ResolvedImage): Promise<FileTree> {
-  const tree = new FileTree();
+export async function extractImage(
+  store: ContentStore,
+  image: ResolvedImage,
+  spill?: SpillFile,
+): Promise<FileTree> {
+  const tree = new FileTree(spill);
   for (const [i, layer] of image.layers.entries()) {
     const context = `${image.ref} layer ${i + 1}/${image.layers.length}`;
     const path = await store.blobPath(Digest.parse(layer.digest));

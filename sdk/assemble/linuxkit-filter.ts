@@ -5,6 +5,7 @@
  * directories and files every root needs exist.
  */
 import type { FileTree } from "./tree";
+import { FileData } from "./file-data";
 
 const DROPPED = [
   "/.dockerenv",
@@ -33,7 +34,7 @@ export function applyLinuxkitFilter(tree: FileTree, kind: "root" | "container"):
   for (const dir of ["/dev", "/dev/pts", "/dev/shm", "/etc", "/proc", "/sys"]) {
     if (tree.get(dir)?.kind !== "dir") tree.set(dir, { kind: "dir", mode: 0o755, ...ROOT });
   }
-  tree.set("/etc/hosts", { kind: "file", mode: 0o644, data: Buffer.from(HOSTS), ...ROOT });
+  tree.set("/etc/hosts", { kind: "file", mode: 0o644, data: FileData.of(HOSTS), ...ROOT });
   tree.set("/etc/mtab", { kind: "symlink", target: "/proc/mounts", ...ROOT });
   if (kind === "root") {
     tree.set("/etc/resolv.conf", {
@@ -45,7 +46,7 @@ export function applyLinuxkitFilter(tree: FileTree, kind: "root" | "container"):
     tree.set("/etc/resolv.conf", {
       kind: "file",
       mode: 0o644,
-      data: Buffer.from("# no resolver: bind /etc/resolv.conf into the container to use DNS\n"),
+      data: FileData.of("# no resolver: bind /etc/resolv.conf into the container to use DNS\n"),
       ...ROOT,
     });
   }

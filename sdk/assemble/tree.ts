@@ -23,6 +23,7 @@ import { AssembleError } from "../errors";
 import { TarType, type TarHeader } from "../formats/tar/header";
 import type { TarEntry } from "../formats/tar/reader";
 import type { TarWriter } from "../formats/tar/writer";
+import { FileData, type SpillFile } from "./file-data";
 
 interface Owner {
   readonly uid: number;
@@ -33,7 +34,7 @@ interface Owner {
 export type FileNode = {
   readonly kind: "file";
   readonly mode: number;
-  readonly data: Buffer;
+  readonly data: FileData;
 } & Owner;
 
 export type TreeNode =
@@ -61,12 +62,22 @@ const OPAQUE = ".wh..wh..opq";
 async function nodeOf(
   entry: TarEntry,
   where: string,
+  spill: SpillFile | undefined,
 ): Promise<TreeNode | { readonly kind: "hardlink"; readonly target: string } | undefined> {
   const h = entry.header;
   switch (h.type) {
     case TarType.File:
     case TarType.Contiguous:
-      return { kind: "file", mode: h.mode, data: await entry.readAll(), uid: 0, gid: 0 };
+      return {
+        kind: "file",
+        mode: h.mode,
+        data:
+          spill === undefined
+            ? FileData.of(await entry.readAll())
+            : await spill.append(entry.body, h.size, where),
+        uid: 0,
+        gid: 0,
+      };
     case TarType.Directory:
       return { kind: "dir", mode: h.mode, uid: 0, gid: 0 };
     case TarType.Symlink:
@@ -116,6 +127,9 @@ function parentOf(path: string): string {
 
 export class FileTree {
   private readonly nodes = new Map<string, TreeNode>();
+
+  /** @param spill where file data read from archives is held (in memory without one) */
+  constructor(private readonly spill?: SpillFile) {}
 
   get size(): number {
     return this.nodes.size;
@@ -211,7 +225,7 @@ export class FileTree {
 
   /** A copy (nodes are immutable and shared, so hard links stay hard links). */
   clone(): FileTree {
-    const out = new FileTree();
+    const out = new FileTree(this.spill);
     for (const [path, node] of this.nodes) out.nodes.set(path, node);
     return out;
   }
@@ -240,7 +254,7 @@ export class FileTree {
 
   /** The entries below `path`, with paths relative to it. */
   subtree(path: string): FileTree {
-    const out = new FileTree();
+    const out = new FileTree(this.spill);
     const prefix = path === "/" ? "/" : `${path}/`;
     for (const key of this.paths()) {
       if (key.startsWith(prefix))
@@ -270,7 +284,7 @@ export class FileTree {
       const path = normalizeTreePath(h.path, where);
       if (path === "/") continue;
       if (!include(path)) {
-        const node = await nodeOf(entry, where);
+        const node = await nodeOf(entry, where, this.spill);
         const file = node?.kind === "hardlink" ? fileAt(node.target) : node;
         if (file?.kind === "file")
           leftOut.set(path, file === node ? { ...file, uid: h.uid, gid: h.gid } : file);
@@ -290,7 +304,7 @@ export class FileTree {
           );
         continue;
       }
-      const node = await nodeOf(entry, where);
+      const node = await nodeOf(entry, where, this.spill);
       if (node === undefined) continue;
       this.set(
         path,
@@ -331,7 +345,7 @@ export class FileTree {
       const mode = options.mode ?? ((info.mode & 0o111) !== 0 ? 0o755 : 0o644);
       this.set(
         to,
-        { kind: "file", mode, data: await readFile(source), ...ROOT_OWNER },
+        { kind: "file", mode, data: FileData.of(await readFile(source)), ...ROOT_OWNER },
         options.context,
       );
     } else {
@@ -356,7 +370,7 @@ export class FileTree {
       else if (node.kind === "file" && holder !== undefined && holder !== path)
         await link(join(dir, holder), target);
       else if (node.kind === "file") {
-        await writeFile(target, node.data);
+        await writeFile(target, node.data.read());
         await chmod(target, node.mode);
       } else if (node.kind === "symlink") await symlink(node.target, target);
     }
@@ -388,7 +402,12 @@ export class FileTree {
         } else if (info.isFile()) {
           let file = info.nlink > 1 ? inodes.get(info.ino) : undefined;
           if (file === undefined) {
-            file = { kind: "file", mode: info.mode & 0o7777, data: await readFile(host), ...owner };
+            file = {
+              kind: "file",
+              mode: info.mode & 0o7777,
+              data: FileData.of(await readFile(host)),
+              ...owner,
+            };
             if (info.nlink > 1) inodes.set(info.ino, file);
           }
           tree.nodes.set(child, file);
@@ -483,9 +502,9 @@ export class FileTree {
                 mode: node.mode,
                 uid: node.uid,
                 gid: node.gid,
-                size: node.data.length,
+                size: node.data.size,
               },
-              node.data,
+              node.data.stream(),
             );
           }
           break;

@@ -14,6 +14,7 @@ import {
 } from "../resolve/oci";
 import { storeKey, type ContentStore } from "../resolve/store/store";
 import type { FileTree } from "./tree";
+import { FileData } from "./file-data";
 
 const ROOT = { uid: 0, gid: 0 };
 
@@ -31,7 +32,7 @@ export async function writeOciLayout(
     tree.set(`${dir}/blobs/sha256/${Digest.parse(descriptor.digest).hex}`, {
       kind: "file",
       mode: 0o644,
-      data,
+      data: FileData.of(data),
       ...ROOT,
     });
     return data;
@@ -62,7 +63,12 @@ export async function writeOciLayout(
     const filtered = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: wanted };
     const data = Buffer.from(JSON.stringify(filtered));
     const digest = Digest.sha256(data);
-    tree.set(`${dir}/blobs/sha256/${digest.hex}`, { kind: "file", mode: 0o644, data, ...ROOT });
+    tree.set(`${dir}/blobs/sha256/${digest.hex}`, {
+      kind: "file",
+      mode: 0o644,
+      data: FileData.of(data),
+      ...ROOT,
+    });
     entry = { mediaType: MediaType.OciIndex, digest: digest.toString(), size: data.length };
   } else {
     await image(top);
@@ -75,13 +81,13 @@ export async function writeOciLayout(
   tree.set(`${dir}/oci-layout`, {
     kind: "file",
     mode: 0o644,
-    data: Buffer.from(JSON.stringify({ imageLayoutVersion: "1.0.0" })),
+    data: FileData.of(JSON.stringify({ imageLayoutVersion: "1.0.0" })),
     ...ROOT,
   });
   tree.set(`${dir}/index.json`, {
     kind: "file",
     mode: 0o644,
-    data: Buffer.from(JSON.stringify(index)),
+    data: FileData.of(JSON.stringify(index)),
     ...ROOT,
   });
 }

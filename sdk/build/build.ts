@@ -7,6 +7,7 @@ import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { versions } from "node:process";
 import { assemble, resolveImages } from "../assemble/assemble";
+import { SpillFile } from "../assemble/file-data";
 import type { FileTree } from "../assemble/tree";
 import { DISK_FORMATS } from "../formats/disk-writers";
 import { WRITERS, type Format, type OutputFile } from "../formats/writers";
@@ -20,7 +21,7 @@ import { readCache, writeCache, type CacheEntry } from "./cache";
 import { defaultBootImage, loadEfiStub } from "./efi-stub";
 
 /** Bumped when a writer's output changes for the same input. */
-export const WRITER_VERSION = "1";
+export const WRITER_VERSION = "2";
 
 /** LinuxKit's fixed timestamp, 2017-04-18T16:30:00Z. */
 export const DEFAULT_SOURCE_DATE_EPOCH = 1492533000;
@@ -134,65 +135,77 @@ export async function build(manifest: Manifest, options: BuildOptions): Promise<
   let tree: FileTree | undefined;
   let assembledAt = resolved;
   const shared = new Map<string, Promise<unknown>>();
-  for (const format of options.formats) {
-    const disk = (DISK_FORMATS as readonly string[]).includes(format);
-    const key = createHash("sha256")
-      .update(
-        canonicalJson({
-          ...baseKey,
-          format,
-          ...(disk && { boot: stub?.digest, diskSize: options.diskSize ?? "minimal" }),
-        }),
-      )
-      .digest("hex");
-    const entry = cache[format];
-    if (
-      cacheable &&
-      options.force !== true &&
-      entry !== undefined &&
-      entry.key === key &&
-      (await unchanged(options.outDir, entry))
-    ) {
-      progress(`${format}: up to date`);
-      results.push({ format, files: entry.files.map((f) => f.output), cached: true });
-      continue;
-    }
-    if (tree === undefined) {
-      tree = await assemble(manifest, images, {
-        store: options.store,
-        platform: options.platform,
-        inputs: options.inputs,
-        baseDir: options.baseDir,
-        progress,
-      });
-      assembledAt = Date.now();
-    }
-    progress(`${format}: writing ${WRITERS[format].files(options.name).join(", ")}`);
-    const files = await WRITERS[format].write(tree, {
-      dir: options.outDir,
-      name: options.name,
-      mtime: epoch,
-      shared,
-      efiStub: stub?.stub,
-      manifestDigest: baseKey.manifest,
-      diskSize: options.diskSize,
-    });
-    results.push({ format, files, cached: false });
-    if (cacheable) {
-      cache[format] = {
-        key,
-        files: await Promise.all(
-          files.map(async (output) => {
-            const info = await stat(join(options.outDir, output.name));
-            return { output, mtimeMs: info.mtimeMs };
+  let spill: SpillFile | undefined;
+  let completed = false;
+  try {
+    for (const format of options.formats) {
+      const disk = (DISK_FORMATS as readonly string[]).includes(format);
+      const key = createHash("sha256")
+        .update(
+          canonicalJson({
+            ...baseKey,
+            format,
+            ...(disk && { boot: stub?.digest, diskSize: options.diskSize ?? "minimal" }),
           }),
-        ),
-      };
-    } else {
-      delete cache[format];
+        )
+        .digest("hex");
+      const entry = cache[format];
+      if (
+        cacheable &&
+        options.force !== true &&
+        entry !== undefined &&
+        entry.key === key &&
+        (await unchanged(options.outDir, entry))
+      ) {
+        progress(`${format}: up to date`);
+        results.push({ format, files: entry.files.map((f) => f.output), cached: true });
+        continue;
+      }
+      if (tree === undefined) {
+        spill = SpillFile.open(options.outDir);
+        tree = await assemble(manifest, images, {
+          spill,
+          store: options.store,
+          platform: options.platform,
+          inputs: options.inputs,
+          baseDir: options.baseDir,
+          progress,
+        });
+        assembledAt = Date.now();
+      }
+      progress(`${format}: writing ${WRITERS[format].files(options.name).join(", ")}`);
+      const files = await WRITERS[format].write(tree, {
+        dir: options.outDir,
+        name: options.name,
+        mtime: epoch,
+        shared,
+        efiStub: stub?.stub,
+        manifestDigest: baseKey.manifest,
+        diskSize: options.diskSize,
+      });
+      results.push({ format, files, cached: false });
+      if (cacheable) {
+        cache[format] = {
+          key,
+          files: await Promise.all(
+            files.map(async (output) => {
+              const info = await stat(join(options.outDir, output.name));
+              return { output, mtimeMs: info.mtimeMs };
+            }),
+          ),
+        };
+      } else {
+        delete cache[format];
+      }
     }
+    completed = true;
+  } finally {
+    spill?.close();
+    // What was written stays known when a later format fails; that failure is the one reported.
+    await writeCache(options.outDir, cache).catch((error: unknown) => {
+      if (completed) throw error;
+    });
   }
-  await writeCache(options.outDir, cache);
   return {
     manifestDigest: baseKey.manifest,
     results,

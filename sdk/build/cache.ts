@@ -30,5 +30,6 @@ export async function readCache(dir: string): Promise<BuildCache> {
 export async function writeCache(dir: string, cache: BuildCache): Promise<void> {
   const text = `${JSON.stringify(cache, null, 2)}\n`;
   const existing = await readFile(join(dir, FILE), "utf8").catch(() => undefined);
+  if (existing === undefined && Object.keys(cache).length === 0) return;
   if (existing !== text) writeFileAtomic(join(dir, FILE), text);
 }

@@ -32,5 +32,5 @@ export async function loadEfiStub(
   const node = (await extractImage(store, image)).get(STUB_PATH);
   if (node?.kind !== "file")
     throw new FormatError(`the boot image ${ref} has no ${STUB_PATH} (systemd's EFI stub)`);
-  return { digest: image.digest, stub: node.data };
+  return { digest: image.digest, stub: node.data.read() };
 }

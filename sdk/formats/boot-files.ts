@@ -25,7 +25,7 @@ export function bootFile(tree: FileTree, name: string): Buffer {
     throw new FormatError(
       `the system has no /boot/${name}: a bootable format needs a kernel in the definition`,
     );
-  return node.data;
+  return node.data.read();
 }
 
 /** The value under `key` in the build's shared work, made once. */
@@ -38,7 +38,7 @@ export function shared<T>(ctx: BootContext, key: string, make: () => Promise<T>)
 
 const microcode = (tree: FileTree) => {
   const ucode = tree.get("/boot/ucode.cpio");
-  return ucode?.kind === "file" ? ucode.data : undefined;
+  return ucode?.kind === "file" ? ucode.data.read() : undefined;
 };
 
 /** Writes the initrd as an output file. */
@@ -59,7 +59,7 @@ export function writeInitrd(
 /** The initrd's bytes, made once per build. */
 export function initrdBytes(tree: FileTree, ctx: BootContext): Promise<Buffer> {
   return shared(ctx, "initrd", async () => {
-    const gzip = createDeterministicGzip(ctx.gzipLevel ?? 6);
+    const gzip = createDeterministicGzip({ level: ctx.gzipLevel ?? 6 });
     const chunks: Buffer[] = [];
     const ucode = microcode(tree);
     if (ucode !== undefined) chunks.push(ucode);

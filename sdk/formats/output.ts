@@ -10,6 +10,7 @@ import { open, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { PassThrough, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { FormatError, OskitError } from "../errors";
 import type { Extent, SparseDisk } from "./disk/sparse-disk";
 import { createDeterministicGzip } from "./gzip";
 import type { Sink } from "./tar/writer";
@@ -58,6 +59,38 @@ async function writeChunk(stream: Writable, chunk: Buffer): Promise<void> {
   });
 }
 
+/** Bytes gathered before small writes (headers, padding, small files) are passed on. */
+const BATCH = 256 * 1024;
+
+/**
+ * A sink that passes small chunks on in batches of about 256 KiB: a writer's thousands of
+ * headers and paddings would otherwise each cross every stream of the pipeline on their own.
+ */
+function batching(sink: (chunk: Buffer) => Promise<void>) {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await sink(chunk);
+  };
+  return {
+    flush,
+    sink: async (chunk: Buffer) => {
+      if (chunk.length >= BATCH) {
+        await flush();
+        await sink(chunk);
+        return;
+      }
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      if (pendingBytes >= BATCH) await flush();
+    },
+  };
+}
+
 export class OutputFiles {
   /** Temporary path of each file written and not yet renamed, by name. */
   private readonly temps = new Map<string, string>();
@@ -97,16 +130,20 @@ export class OutputFiles {
     if (options.prefix !== undefined) counted.push(count(Buffer.from(options.prefix)));
     const written = pipeline([
       content,
-      ...(options.gzipLevel === undefined ? [] : [createDeterministicGzip(options.gzipLevel)]),
+      ...(options.gzipLevel === undefined
+        ? []
+        : [createDeterministicGzip({ level: options.gzipLevel })]),
       counted,
       this.open(temp),
     ]);
     const fed = (async () => {
       try {
-        await produce(async (chunk) => {
+        const batched = batching(async (chunk) => {
           contentHash.update(chunk);
           await writeChunk(content, chunk);
         });
+        await produce(batched.sink);
+        await batched.flush();
         content.end();
       } catch (error) {
         content.destroy(error as Error);
@@ -181,6 +218,11 @@ export class OutputFiles {
     }
   }
 
+  /** The names of the files being written. */
+  names(): string[] {
+    return [...this.temps.keys()];
+  }
+
   /** Removes every temporary file. */
   async abort(): Promise<void> {
     for (const temp of this.temps.values()) await rm(temp, { force: true });
@@ -200,7 +242,32 @@ export async function writeOutputs(
     await files.commit();
     return outputs;
   } catch (error) {
+    const names = files.names();
     await files.abort();
-    throw error;
+    throw writeFailure(error, dir, names);
   }
+}
+
+/** The host's error code (ENOSPC, EACCES, …) of an error or of what caused it. */
+function errnoOf(error: unknown): string | undefined {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** A failed write said in the user's terms: which files, where, and that nothing changed. */
+function writeFailure(error: unknown, dir: string, names: readonly string[]): unknown {
+  if (OskitError.is(error)) return error;
+  const code = errnoOf(error);
+  if (code === undefined) return error;
+  const what = names.length > 0 ? names.join(", ") : "the outputs";
+  const kept = "nothing was written and earlier outputs are as they were";
+  return new FormatError(
+    code === "ENOSPC" || code === "EDQUOT"
+      ? `no space left in ${dir} while writing ${what}: ${kept}; free some space or build into another directory with -o`
+      : `cannot write ${what} in ${dir}: ${(error as Error).message}; ${kept}`,
+    { cause: error },
+  );
 }

@@ -74,7 +74,9 @@ export const WRITERS: { readonly [F in Format]: FormatWriter } = {
           ["kernel", bootFile(tree, "kernel")],
           ["initrd.img", initrdBytes],
           ["cmdline", bootFile(tree, "cmdline")],
-          ...(ucode?.kind === "file" ? ([["ucode.cpio", ucode.data]] as [string, Buffer][]) : []),
+          ...(ucode?.kind === "file"
+            ? ([["ucode.cpio", ucode.data.read()]] as [string, Buffer][])
+            : []),
         ];
         return [
           await out.write(`${ctx.name}-initrd.tar`, (sink) => writeTarOf(sink, entries, ctx.mtime)),

@@ -18,6 +18,7 @@ import { writeImage, writeIndex, writeLayer } from "./image";
 import { loadPkgSpec, type Arch, type PkgSpec } from "./spec";
 import { runStep } from "./steps";
 import { FileTree } from "../assemble/tree";
+import { FileData } from "../assemble/file-data";
 
 /** LinuxKit's fixed timestamp, 2017-04-18T16:30:00Z, for every entry unless SOURCE_DATE_EPOCH says otherwise. */
 export const DEFAULT_SOURCE_DATE_EPOCH = 1492533000;
@@ -192,7 +193,7 @@ async function buildTree(
     await writer.finish();
     tree.set(
       pack.tar,
-      { kind: "file", mode: 0o644, uid: 0, gid: 0, data: Buffer.concat(chunks) },
+      { kind: "file", mode: 0o644, uid: 0, gid: 0, data: FileData.of(Buffer.concat(chunks)) },
       `${spec.image} pack`,
     );
   }

@@ -32,7 +32,7 @@ export async function writeLayer(
   tree: FileTree,
   mtime: number,
 ): Promise<LayerInfo> {
-  const gzip = createDeterministicGzip(9);
+  const gzip = createDeterministicGzip({ level: 9 });
   const diff = createHash("sha256");
   const stored = store.putStream(gzip);
   const writer = new TarWriter(async (chunk) => {

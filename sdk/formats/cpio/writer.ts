@@ -4,9 +4,12 @@
  * each group of hard links written as the file (with its data) followed by links to it — the
  * kernel makes a link of every later entry with the same inode.
  */
+import { FileData } from "../../assemble/file-data";
 import type { FileTree, TreeNode } from "../../assemble/tree";
 import type { Sink } from "../tar/writer";
 import { encodeNewcHeader, FileType, pad4, TRAILER_NAME } from "./newc";
+
+const EMPTY = FileData.of(Buffer.alloc(0));
 
 export interface CpioOptions {
   /** Leave out these top-level paths (and what is below them), e.g. `/boot`. */
@@ -61,10 +64,10 @@ export async function writeCpio(tree: FileTree, sink: Sink, options: CpioOptions
       node.kind === "file"
         ? first
           ? node.data
-          : Buffer.alloc(0)
+          : EMPTY
         : node.kind === "symlink"
-          ? Buffer.from(node.target)
-          : Buffer.alloc(0);
+          ? FileData.of(node.target)
+          : EMPTY;
     await sink(
       encodeNewcHeader({
         ino,
@@ -73,7 +76,7 @@ export async function writeCpio(tree: FileTree, sink: Sink, options: CpioOptions
         gid: node.gid,
         nlink: node.kind === "dir" ? 2 : links,
         mtime: options.mtime,
-        filesize: data.length,
+        filesize: data.size,
         devmajor: 0,
         devminor: 0,
         rdevmajor: node.kind === "device" ? node.major : 0,
@@ -81,9 +84,9 @@ export async function writeCpio(tree: FileTree, sink: Sink, options: CpioOptions
         name: path.slice(1),
       }),
     );
-    if (data.length > 0) {
-      await sink(data);
-      const padding = pad4(data.length);
+    if (data.size > 0) {
+      for (const chunk of data.chunks()) await sink(chunk);
+      const padding = pad4(data.size);
       if (padding > 0) await sink(Buffer.alloc(padding));
     }
   }

@@ -9,6 +9,7 @@ import { TarWriter } from "../../../sdk/formats/tar/writer";
 import { validateManifest } from "../../../sdk/manifest/validate";
 import { ContentStore } from "../../../sdk/resolve/store/store";
 import { storeImage } from "../../support/images";
+import { FileData } from "../../../sdk/assemble/file-data";
 
 async function tarOf(
   files: Record<string, string | { link: string } | { mode: number; text: string }>,
@@ -32,7 +33,7 @@ async function tarOf(
 
 const text = (tree: FileTree, path: string) => {
   const node = tree.get(path);
-  return node?.kind === "file" ? node.data.toString() : undefined;
+  return node?.kind === "file" ? node.data.read().toString() : undefined;
 };
 
 describe("assemble", () => {
@@ -171,7 +172,7 @@ describe("assemble", () => {
     assert.deepEqual(tree.get("/etc/web/token"), {
       kind: "file",
       mode: 0o400,
-      data: Buffer.from("s3cret"),
+      data: FileData.of("s3cret"),
       uid: ids.get("web"),
       gid: ids.get("first"),
     });

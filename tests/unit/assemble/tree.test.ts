@@ -7,13 +7,14 @@ import { TarType, type TarHeader } from "../../../sdk/formats/tar/header";
 import { readTar } from "../../../sdk/formats/tar/reader";
 import { TarWriter } from "../../../sdk/formats/tar/writer";
 import { FileTree, normalizeTreePath } from "../../../sdk/assemble/tree";
+import { FileData } from "../../../sdk/assemble/file-data";
 
 const file = (data: string, mode = 0o644) => ({
   kind: "file" as const,
   mode,
   uid: 0,
   gid: 0,
-  data: Buffer.from(data),
+  data: FileData.of(data),
 });
 
 async function tarEntries(tree: FileTree) {
@@ -61,7 +62,7 @@ async function layers(...tars: Buffer[]): Promise<FileTree> {
 /** The text of a file in the tree (whichever of its names `path` is). */
 function text(tree: FileTree, path: string): string | undefined {
   const node = tree.get(path);
-  return node?.kind === "file" ? node.data.toString() : undefined;
+  return node?.kind === "file" ? node.data.read().toString() : undefined;
 }
 
 describe("FileTree", () => {

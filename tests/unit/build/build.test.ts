@@ -157,7 +157,10 @@ describe("build", () => {
       (await build(withInput, out)).results.map((r) => r.cached),
       [false, false],
     );
-    assert.ok(!readFileSync(join(dir, "inputs", ".oskit-build.json"), "utf8").includes("secret"));
+    assert.ok(
+      !existsSync(join(dir, "inputs", ".oskit-build.json")),
+      "nothing of a build with input values is recorded",
+    );
     const initrd = (await build(manifest(), options)).results[0]!.files.find(
       (f) => f.name === "sys-initrd.img",
     )!;

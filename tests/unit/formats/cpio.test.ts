@@ -13,6 +13,7 @@ import {
 } from "../../../sdk/formats/cpio/newc";
 import { writeCpio } from "../../../sdk/formats/cpio/writer";
 import { Digest } from "../../../sdk/manifest/digest";
+import { FileData } from "../../../sdk/assemble/file-data";
 
 const root = { uid: 0, gid: 0 };
 
@@ -21,14 +22,14 @@ function sample(): FileTree {
   tree.set("/bin/busybox", {
     kind: "file",
     mode: 0o755,
-    data: Buffer.from("#!busybox\n"),
+    data: FileData.of("#!busybox\n"),
     ...root,
   });
   tree.set("/bin/sh", { kind: "symlink", target: "busybox", ...root });
   tree.set("/usr/bin/a", {
     kind: "file",
     mode: 0o4755,
-    data: Buffer.from("linked"),
+    data: FileData.of("linked"),
     uid: 5,
     gid: 6,
   });
@@ -41,7 +42,7 @@ function sample(): FileTree {
     minor: 1,
     ...root,
   });
-  tree.set("/boot/kernel", { kind: "file", mode: 0o644, data: Buffer.from("kernel"), ...root });
+  tree.set("/boot/kernel", { kind: "file", mode: 0o644, data: FileData.of("kernel"), ...root });
   return tree;
 }
 

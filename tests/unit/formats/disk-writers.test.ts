@@ -7,6 +7,7 @@ import { DISK_FORMATS } from "../../../sdk/formats/disk-writers";
 import { parsePe } from "../../../sdk/formats/efi/pe";
 import { WRITERS, type WriteContext } from "../../../sdk/formats/writers";
 import { testPe } from "../../support/pe";
+import { FileData } from "../../../sdk/assemble/file-data";
 
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -16,7 +17,7 @@ function system(): FileTree {
   const file = (data: Buffer, mode = 0o644) => ({
     kind: "file" as const,
     mode,
-    data,
+    data: FileData.of(data),
     uid: 0,
     gid: 0,
   });
