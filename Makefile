@@ -9,7 +9,7 @@ export npm_config_audit := false
 MOCHA := mocha --config .mocharc.json
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build lint fmt test test-unit test-integration test-e2e bench demo pkgs schema clean
+.PHONY: help deps build lint fmt test test-unit test-integration test-hostile test-e2e bench demo pkgs schema clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -41,7 +41,7 @@ fmt: deps ## format the sources with Prettier
 	prettier --write .
 
 test: lint ## lint and every test suite in one run (the CI command)
-	$(MOCHA) 'dist/tests/unit/**/*.test.js' 'dist/tests/integration/**/*.test.js' 'dist/tests/e2e/**/*.test.js'
+	$(MOCHA) 'dist/tests/unit/**/*.test.js' 'dist/tests/integration/**/*.test.js' 'dist/tests/hostile/**/*.test.js' 'dist/tests/e2e/**/*.test.js'
 
 test-unit: build ## unit tests (pure code, the CLI as a subprocess)
 	$(MOCHA) 'dist/tests/unit/**/*.test.js'
@@ -49,11 +49,14 @@ test-unit: build ## unit tests (pure code, the CLI as a subprocess)
 test-integration: build ## tests with real outside parts: Debian's archive (package builds), later registries and storage
 	$(MOCHA) 'dist/tests/integration/**/*.test.js'
 
+test-hostile: build ## garbage in at every door: manifests, registry answers, disk images, a full disk
+	$(MOCHA) 'dist/tests/hostile/**/*.test.js'
+
 test-e2e: build ## systems booted under QEMU (TCG), including make demo
 	$(MOCHA) 'dist/tests/e2e/**/*.test.js'
 
-bench: build ## benchmarks into bench/out: arrive with the benchmarks issue
-	@echo "no benchmarks yet: they arrive with the benchmarks issue" >&2; exit 1
+bench: build ## figures against baselines in one run: a table, and bench/out/latest.json (after make pkgs)
+	node dist/bench/run.js
 
 demo: build ## the main job: build examples/hello, boot it in QEMU, fetch its page (builds missing packages first)
 	node dist/scripts/demo.js
