@@ -184,11 +184,15 @@ async function synthModule(path: string, spec: string, resolveFrom: string): Pro
   return validateManifest(manifest, { source: spec });
 }
 
+/**
+ * What `oskit` means in a definition the CLI runs: `oskit/core` (no Pulumi) of the definition's
+ * project, else this CLI's own.
+ */
 function oskitEntry(from: string): string {
   try {
-    return createRequire(from).resolve("oskit");
+    return createRequire(from).resolve("oskit/core");
   } catch {
-    return resolve(__dirname, "..", "index.js");
+    return resolve(__dirname, "..", "core.js");
   }
 }
 

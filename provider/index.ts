@@ -1,0 +1,3 @@
+/** oskit's Pulumi resources. */
+export { ImageBuild, type ImageBuildArgs } from "./build/resource";
+export type { Artifact, ArtifactFile } from "./build/image-build";
