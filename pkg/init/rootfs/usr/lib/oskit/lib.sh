@@ -1,22 +1,27 @@
 # Shared by rcS and rc.shutdown: logging, drivers, and running containers with runc in the
 # layout of docs/runtime.md (/containers/{onboot,onshutdown}/NNN-name, /containers/services/name).
 
+# A message on the console, and in /var/log/init.log after the seconds since boot.
 log() {
   echo "oskit: $*" > /dev/console
-  echo "$*" >> /var/log/init.log 2>/dev/null
+  read -r up _ < /proc/uptime
+  echo "[$up] $*" >> /var/log/init.log 2>/dev/null
 }
 
-# Loads the drivers of the devices present, again and again until no new module loads: some
-# devices (virtio's) only appear once their bus driver is in.
+# Loads the drivers of the devices present: every device's modalias in one modprobe call, again
+# only while new devices appear (virtio devices appear once virtio_pci is in, a CD-ROM once
+# virtio_scsi is). modprobe returns once a driver has probed its devices (the kernel waits for the
+# asynchronous SCSI scan of a module before modprobe ends), so a pass sees what the last one added.
 coldplug() {
-  before=-1
+  seen=""
   while :; do
-    for alias in /sys/bus/*/devices/*/modalias; do
-      [ -r "$alias" ] && modprobe -q "$(cat "$alias")" 2>/dev/null
-    done
-    now=$(wc -l < /proc/modules)
-    [ "$now" = "$before" ] && break
-    before=$now
+    aliases=$(cat /sys/bus/*/devices/*/modalias 2>/dev/null | sort -u)
+    [ "$aliases" = "$seen" ] && return 0
+    seen=$aliases
+    set -f
+    # shellcheck disable=SC2086 # one argument per modalias
+    modprobe -q -a $aliases 2>/dev/null
+    set +f
   done
 }
 
@@ -126,25 +131,36 @@ has_after_actions() {
   [ -f "$1/runtime.steps" ] && grep -q "^\(interface\|bindns\)$TAB" "$1/runtime.steps"
 }
 
-# Creates a container with its output in /var/log/NAME.log and on the console.
+# Opens the output of container NAME: a fifo (path in $fifo) that a tee copies to
+# /var/log/NAME.log and the console for as long as a process holds it open. runc returns once the
+# container is created or started, while the container goes on writing to the fifo.
+open_output() {
+  fifo=/run/oskit/$1.out
+  rm -f "$fifo" && mkfifo "$fifo" || return 1
+  tee -a "/var/log/$1.log" < "$fifo" > /dev/console &
+}
+
+# Creates a container (runc create) with its output in /var/log/NAME.log and on the console.
 create_container() {
   bundle=$1
   name=$2
-  runc create --bundle "$bundle" "$name" < /dev/null 2>&1 | tee -a "/var/log/$name.log" > /dev/console &
-  output=$!
-  deadline=$(($(uptime_seconds) + 30))
-  while [ "$(runc_field "$name" status)" != created ]; do
-    # The output pipe closes when runc create fails (no container process holds it).
-    if ! kill -0 "$output" 2> /dev/null && [ "$(runc_field "$name" status)" != created ]; then
-      log "$name: runc create failed (see /var/log/$name.log)"
-      return 1
-    fi
-    if [ "$(uptime_seconds)" -gt "$deadline" ]; then
-      log "$name: runc create did not finish (see /var/log/$name.log)"
-      return 1
-    fi
-    sleep 0.05
-  done
+  open_output "$name" || { log "$name: cannot open its output"; return 1; }
+  timeout 30 runc create --bundle "$bundle" "$name" < /dev/null > "$fifo" 2>&1
+  status=$?
+  rm -f "$fifo"
+  case "$status" in
+    0) return 0 ;;
+    143) log "$name: runc create did not finish (see /var/log/$name.log)" ;;
+    *) log "$name: runc create failed (see /var/log/$name.log)" ;;
+  esac
+  remove_container "$name"
+  return 1
+}
+
+# Removes what runc left of container NAME (runc run removes its own container when it ends).
+remove_container() {
+  [ -d "/run/runc/$1" ] && runc delete --force "$1" > /dev/null 2>&1
+  return 0
 }
 
 # Onboot and onshutdown containers: run to completion, in order.
@@ -155,10 +171,11 @@ run_to_completion() {
   runtime_before "$bundle"
   if has_after_actions "$bundle"; then
     create_container "$bundle" "$name" || return
-    runtime_after "$bundle" "$(runc_field "$name" pid)"
+    pid=$(runc_field "$name" pid)
+    runtime_after "$bundle" "$pid"
     runc start "$name"
-    while [ "$(runc_field "$name" status)" = running ]; do sleep 0.05; done
-    # Its process is not our child (runc create leaves it to PID 1): how it exited is unknown here.
+    # Its process is not our child (runc create leaves it to PID 1): wait until it is gone.
+    while [ -n "$pid" ] && kill -0 "$pid" 2> /dev/null; do sleep 0.05; done
     log "$name: finished (exit status unknown: started with runc start for its interfaces or namespace binds); continuing"
   else
     { runc run --bundle "$bundle" "$name" < /dev/null; echo "$?" > "/run/oskit/$name.status"; } 2>&1 |
@@ -166,18 +183,43 @@ run_to_completion() {
     status=$(cat "/run/oskit/$name.status" 2>/dev/null)
     if [ "$status" = 0 ]; then log "$name: done"; else log "$name: failed (exit ${status:-unknown}); continuing"; fi
   fi
-  runc delete --force "$name" > /dev/null 2>&1
+  remove_container "$name"
 }
 
-# Services: started in the background, output in /var/log/NAME.log and on the console.
+# A service: started in the background (runc run --detach, or runc create and runc start when it
+# has after-create actions), its output in /var/log/NAME.log and on the console.
 start_service() {
   bundle=$1
   name=$(container_name "$bundle")
   prepare_rootfs "$bundle" || { log "$name: cannot prepare its root filesystem"; return; }
   runtime_before "$bundle"
-  create_container "$bundle" "$name" || return
-  runtime_after "$bundle" "$(runc_field "$name" pid)"
-  runc start "$name" && log "$name: started"
+  if has_after_actions "$bundle"; then
+    create_container "$bundle" "$name" || return
+    runtime_after "$bundle" "$(runc_field "$name" pid)"
+    runc start "$name" && log "$name: started"
+    return
+  fi
+  open_output "$name" || { log "$name: cannot open its output"; return; }
+  timeout 30 runc run --detach --bundle "$bundle" "$name" < /dev/null > "$fifo" 2>&1
+  status=$?
+  rm -f "$fifo"
+  case "$status" in
+    0) log "$name: started" ;;
+    143) log "$name: runc run did not finish (see /var/log/$name.log)" && remove_container "$name" ;;
+    *) log "$name: runc run failed (exit $status, see /var/log/$name.log)" && remove_container "$name" ;;
+  esac
+}
+
+# Starts every service at once; returns when each has started (or failed to).
+start_services() {
+  pids=""
+  for bundle in /containers/services/*; do
+    [ -d "$bundle" ] || continue
+    start_service "$bundle" &
+    pids="$pids $!"
+  done
+  # shellcheck disable=SC2086 # one argument per pid
+  [ -z "$pids" ] || wait $pids
 }
 
 # Stops every service: TERM, then KILL after $1 seconds.
