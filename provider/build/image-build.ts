@@ -46,14 +46,19 @@ export interface ImageBuildInputs {
 
 /** One file of an artifact. */
 export interface ArtifactFile {
+  /** The file's name in the artifact directory. */
   readonly name: string;
+  /** The file's absolute path. */
   readonly path: string;
+  /** sha256 of the file's bytes. */
   readonly sha256: string;
+  /** Bytes. */
   readonly size: number;
 }
 
 /** A format's output. */
 export interface Artifact {
+  /** The format written. */
   readonly format: Format;
   /** What `oskit run qemu` boots and publishers upload: the file, or for kernel+initrd the NAME prefix. */
   readonly path: string;
@@ -61,6 +66,7 @@ export interface Artifact {
   readonly sha256: string;
   /** Bytes, all files together. */
   readonly size: number;
+  /** Its files, each with its path, sha256 and size. */
   readonly files: readonly ArtifactFile[];
 }
 

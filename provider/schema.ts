@@ -1,0 +1,290 @@
+/**
+ * oskit's Pulumi package, described once: `make schema` writes it as schema.json (the package
+ * schema other languages generate their SDKs from), the plugin serves that file and acts on the
+ * secret flags and required lists here. Descriptions are the resource classes' JSDoc words; a
+ * test holds the two together (tests/unit/provider/schema.test.ts).
+ */
+import { FORMATS } from "../sdk/formats/writers";
+
+/** A value's type, in the package schema's terms. */
+export type TypeSpec =
+  | { readonly type: "string" | "integer" | "number" | "boolean" }
+  | { readonly type: "array"; readonly items: TypeSpec }
+  | { readonly type: "object"; readonly additionalProperties: TypeSpec }
+  | { readonly $ref: string };
+
+export interface PropertySpec {
+  readonly type: TypeSpec;
+  /** One line, the JSDoc comment's words. */
+  readonly description: string;
+  /** What holds when the property is not given, in words (the JSDoc `@default`). */
+  readonly default?: string;
+  /** Always a secret, in and out. */
+  readonly secret?: boolean;
+}
+
+/** Where the words of a resource or type are written in TypeScript (the test compares them). */
+export interface JsDocSource {
+  /** From the repository's top. */
+  readonly file: string;
+  /** The interface or class whose members document the properties. */
+  readonly members: readonly string[];
+  /** The class or interface whose own comment is the description. */
+  readonly described: string;
+  /** Properties whose words are written here alone (the class takes them in another shape). */
+  readonly own?: readonly string[];
+}
+
+export interface ResourceSpec {
+  readonly description: string;
+  readonly jsdoc: JsDocSource;
+  readonly inputs: Readonly<Record<string, PropertySpec>>;
+  readonly requiredInputs: readonly string[];
+  /** What the resource adds to its inputs in its state. */
+  readonly outputs: Readonly<Record<string, PropertySpec>>;
+  /** Present in every state: the required inputs, those the provider fills in, and outputs. */
+  readonly required: readonly string[];
+  /** Outputs that are secret whenever the named input carries a secret. */
+  readonly secretWith?: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface ObjectSpec {
+  readonly description: string;
+  readonly jsdoc: JsDocSource;
+  readonly properties: Readonly<Record<string, PropertySpec>>;
+  readonly required: readonly string[];
+}
+
+export interface EnumSpec {
+  readonly description: string;
+  readonly values: readonly string[];
+}
+
+const PACKAGE = "oskit";
+const ref = (token: string): TypeSpec => ({ $ref: `#/types/${token}` });
+const string: TypeSpec = { type: "string" };
+const integer: TypeSpec = { type: "integer" };
+const arrayOf = (items: TypeSpec): TypeSpec => ({ type: "array", items });
+const mapOf = (additionalProperties: TypeSpec): TypeSpec => ({
+  type: "object",
+  additionalProperties,
+});
+/** Any JSON value. */
+const any: TypeSpec = { $ref: "pulumi.json#/Any" };
+
+const IMAGE_BUILD_FILE = "provider/build/image-build.ts";
+
+/** The package's object and enum types, by token. */
+export const TYPES = {
+  enums: {
+    "oskit:index:Format": {
+      description: "A format oskit writes.",
+      values: FORMATS,
+    },
+  } satisfies Readonly<Record<string, EnumSpec>>,
+  objects: {
+    "oskit:index:ArtifactFile": {
+      description: "One file of an artifact.",
+      jsdoc: { file: IMAGE_BUILD_FILE, members: ["ArtifactFile"], described: "ArtifactFile" },
+      properties: {
+        name: { type: string, description: "The file's name in the artifact directory." },
+        path: { type: string, description: "The file's absolute path." },
+        sha256: { type: string, description: "sha256 of the file's bytes." },
+        size: { type: integer, description: "Bytes." },
+      },
+      required: ["name", "path", "sha256", "size"],
+    },
+    "oskit:index:Artifact": {
+      description: "A format's output.",
+      jsdoc: { file: IMAGE_BUILD_FILE, members: ["Artifact"], described: "Artifact" },
+      properties: {
+        format: { type: ref("oskit:index:Format"), description: "The format written." },
+        path: {
+          type: string,
+          description:
+            "What `oskit run qemu` boots and publishers upload: the file, or for kernel+initrd the NAME prefix.",
+        },
+        sha256: {
+          type: string,
+          description: "sha256 of the file; of several files, of their `sha256  name` lines.",
+        },
+        size: { type: integer, description: "Bytes, all files together." },
+        files: {
+          type: arrayOf(ref("oskit:index:ArtifactFile")),
+          description: "Its files, each with its path, sha256 and size.",
+        },
+      },
+      required: ["format", "path", "sha256", "size", "files"],
+    },
+  } satisfies Readonly<Record<string, ObjectSpec>>,
+};
+
+const imageBuild = {
+  description:
+    "Builds an OS as part of the stack. `pulumi preview --diff` shows what changes in the OS (`os.services.web.capabilities`); nothing is built again when the manifest digest, the options and the input values are the same and every artifact is on disk with its recorded sha256.",
+  jsdoc: {
+    file: "provider/build/resource.ts",
+    members: ["ImageBuildArgs", "ImageBuild"],
+    described: "ImageBuild",
+    own: ["os", "baseDir"],
+  },
+  inputs: {
+    os: {
+      type: any,
+      description:
+        "The system: an oskit manifest as JSON (`oskit export`), its containers and files as lists or keyed by name and path.",
+    },
+    formats: {
+      type: arrayOf(ref("oskit:index:Format")),
+      description: "The formats to write (`kernel+initrd`, `raw-efi`, `vhd`, `gce`, …).",
+    },
+    name: {
+      type: string,
+      description: "The outputs' file name prefix.",
+      default: "the resource's name",
+    },
+    outDir: {
+      type: string,
+      description: "Where artifacts go, one directory per manifest digest.",
+      default: "`.oskit/build` in the program's directory",
+    },
+    baseDir: {
+      type: string,
+      description: "Where relative file sources are found.",
+      default: "the program's directory",
+    },
+    arch: {
+      type: string,
+      description: "OCI architecture of the images.",
+      default: "this machine's",
+    },
+    inputs: {
+      type: mapOf(string),
+      description:
+        'Values of the OS\'s input placeholders (`oskit.input("name")`); secrets stay secret.',
+      secret: true,
+    },
+    diskSize: {
+      type: integer,
+      description: "Disk size in bytes for the disk formats.",
+      default: "the smallest that fits, plus a margin",
+    },
+    bootImage: {
+      type: string,
+      description: "The image holding systemd's EFI stub.",
+      default: "oskit's boot package",
+    },
+    store: {
+      type: string,
+      description: "The content store.",
+      default: "OSKIT_STORE, else ~/.cache/oskit",
+    },
+  },
+  requiredInputs: ["os", "formats"],
+  outputs: {
+    manifestDigest: {
+      type: string,
+      description: "sha256 of the canonical manifest: the OS's identity.",
+    },
+    dir: { type: string, description: "The directory holding the artifacts." },
+    artifacts: {
+      type: mapOf(ref("oskit:index:Artifact")),
+      description: "Each format's artifact: its path, sha256, size and files.",
+    },
+  },
+  required: [
+    "os",
+    "formats",
+    "name",
+    "outDir",
+    "baseDir",
+    "arch",
+    "manifestDigest",
+    "dir",
+    "artifacts",
+  ],
+  // The artifacts' digests are of bytes that hold the input values.
+  secretWith: { inputs: ["artifacts"] },
+} as const satisfies ResourceSpec;
+
+/**
+ * The resources, by token. Each area adds one entry here and its handler in
+ * provider/plugin/resources.ts (the table there is keyed by these tokens, so one without the
+ * other does not compile).
+ */
+export const RESOURCES = {
+  "oskit:index:ImageBuild": imageBuild,
+  // "oskit:local:QemuVm": provider/local/ (lands in parallel) adds its description here.
+} as const satisfies Readonly<Record<string, ResourceSpec>>;
+
+export type ResourceToken = keyof typeof RESOURCES;
+
+/** An enum value's name in generated SDKs: `kernel+initrd` → `KernelInitrd`. */
+function enumName(value: string): string {
+  return value
+    .split(/[^A-Za-z0-9]+/)
+    .filter((part) => part !== "")
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join("");
+}
+
+/** A property as the package schema writes it. */
+function property(spec: PropertySpec): Record<string, unknown> {
+  return {
+    ...spec.type,
+    description:
+      spec.default === undefined
+        ? spec.description
+        : `${spec.description} Default: ${spec.default}.`,
+    ...(spec.secret === true && { secret: true }),
+  };
+}
+
+const properties = (specs: Readonly<Record<string, PropertySpec>>) =>
+  Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, property(spec)]));
+
+/** The Pulumi package schema (schema.json's content). */
+export function packageSchema(): Record<string, unknown> {
+  const enums = Object.entries(TYPES.enums).map(([token, spec]: [string, EnumSpec]) => [
+    token,
+    {
+      type: "string",
+      description: spec.description,
+      enum: spec.values.map((value) => ({ name: enumName(value), value })),
+    },
+  ]);
+  const objects = Object.entries(TYPES.objects).map(([token, spec]: [string, ObjectSpec]) => [
+    token,
+    {
+      type: "object",
+      description: spec.description,
+      properties: properties(spec.properties),
+      required: spec.required,
+    },
+  ]);
+  const resources = Object.entries(RESOURCES).map(([token, spec]: [string, ResourceSpec]) => [
+    token,
+    {
+      description: spec.description,
+      properties: properties({ ...spec.inputs, ...spec.outputs }),
+      required: spec.required,
+      inputProperties: properties(spec.inputs),
+      requiredInputs: spec.requiredInputs,
+    },
+  ]);
+  return {
+    name: PACKAGE,
+    displayName: "oskit",
+    description:
+      "Operating systems as typed code: minimal, immutable Linux systems built without Docker.",
+    keywords: ["linuxkit", "operating-system", "oci", "category/infrastructure", "kind/native"],
+    license: "Apache-2.0",
+    types: Object.fromEntries([...enums, ...objects]),
+    resources: Object.fromEntries(resources),
+  };
+}
+
+/** schema.json's text: the package schema, two-space indented, with a final newline. */
+export function schemaText(): string {
+  return `${JSON.stringify(packageSchema(), null, 2)}\n`;
+}
