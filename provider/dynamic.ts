@@ -9,6 +9,7 @@ import {
   diffImageBuild,
   updateImageBuild,
 } from "./build/image-build";
+import { checkQemuVm, createQemuVm, deleteQemuVm, diffQemuVm, updateQemuVm } from "./local/qemu-vm";
 
 export const imageBuild = {
   check: checkImageBuild,
@@ -19,4 +20,14 @@ export const imageBuild = {
     news: Parameters<typeof updateImageBuild>[1],
   ) => updateImageBuild(olds, news),
   delete: deleteImageBuild,
+};
+
+export const qemuVm = {
+  check: checkQemuVm,
+  diff: (olds: Parameters<typeof diffQemuVm>[0], news: Parameters<typeof diffQemuVm>[1]) =>
+    diffQemuVm(olds, news),
+  create: (inputs: Parameters<typeof createQemuVm>[0]) => createQemuVm(inputs),
+  update: (olds: Parameters<typeof updateQemuVm>[0], news: Parameters<typeof updateQemuVm>[1]) =>
+    updateQemuVm(olds, news),
+  delete: (olds: Parameters<typeof deleteQemuVm>[0]) => deleteQemuVm(olds),
 };

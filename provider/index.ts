@@ -1,3 +1,4 @@
 /** oskit's Pulumi resources. */
 export { ImageBuild, type ImageBuildArgs } from "./build/resource";
 export type { Artifact, ArtifactFile } from "./build/image-build";
+export * as local from "./local";
