@@ -1,0 +1,115 @@
+/**
+ * oskit's resources as a Pulumi provider (`@pulumi/pulumi/provider`'s interface), for programs in
+ * other languages: the resource type in the URN picks the schema entry and its work
+ * (resources.ts). Secrets come in marked; the work sees plain values, and whatever came from a
+ * secret leaves marked again, and never appears in a message.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type * as pulumi from "@pulumi/pulumi/provider";
+import { oskitRoot, oskitVersion } from "../../sdk/version";
+import { RESOURCES, type ResourceSpec, type ResourceToken } from "../schema";
+import { HANDLERS, type PluginResource } from "./resources";
+import { conceal, redact, reveal, type Props, type Revealed } from "./wire";
+
+/** The type token and name a URN holds (`urn:pulumi:STACK::PROJECT::[PARENT$]TYPE::NAME`). */
+export function parseUrn(urn: string): { readonly type: string; readonly name: string } {
+  const parts = urn.split("::");
+  return { type: parts[2]?.split("$").pop() ?? "", name: parts.slice(3).join("::") };
+}
+
+interface Resource {
+  readonly spec: ResourceSpec;
+  readonly work: PluginResource;
+  readonly name: string;
+}
+
+function resourceOf(urn: string): Resource {
+  const { type, name } = parseUrn(urn);
+  if (!Object.hasOwn(RESOURCES, type))
+    throw new Error(
+      `unknown resource type "${type}"; oskit has ${Object.keys(RESOURCES).join(", ")}`,
+    );
+  const token = type as ResourceToken;
+  return { spec: RESOURCES[token], work: HANDLERS[token], name };
+}
+
+/** Names of the properties to mark secret: the schema's secret ones, the inputs that carried one, and what goes with them. */
+function secretNames(spec: ResourceSpec, given: ReadonlySet<string>): Set<string> {
+  const names = new Set(given);
+  for (const [name, property] of Object.entries({ ...spec.inputs, ...spec.outputs }))
+    if (property.secret === true) names.add(name);
+  for (const [input, outputs] of Object.entries(spec.secretWith ?? {}))
+    if (given.has(input)) for (const output of outputs) names.add(output);
+  return names;
+}
+
+/** Runs the work; an error leaves with every secret string taken out of its message. */
+async function guarded<T>(secrets: readonly string[], work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    // eslint-disable-next-line preserve-caught-error -- the cause stays behind: its message may hold a secret
+    throw new Error(redact(message, secrets));
+  }
+}
+
+const both = (a: Revealed, b: Revealed) => [...a.secrets, ...b.secrets];
+
+export interface ProviderOptions {
+  /** The program's directory. @default the process's working directory (Pulumi starts plugins there) */
+  readonly cwd?: string;
+}
+
+/** The provider the plugin serves. */
+export function oskitProvider(options: ProviderOptions = {}): pulumi.Provider {
+  const cwd = options.cwd ?? process.cwd();
+  return {
+    version: oskitVersion(),
+    getSchema: () => readFile(join(oskitRoot(), "schema.json"), "utf8"),
+
+    check(urn, _olds, news: Props) {
+      const given = reveal(news);
+      return guarded(given.secrets, () => {
+        const { spec, work, name } = resourceOf(urn);
+        const { inputs, failures } = work.check(given.props, { name, cwd });
+        return Promise.resolve({
+          inputs: conceal(inputs, secretNames(spec, given.secret)),
+          failures: failures.map((f) => ({ ...f, reason: redact(f.reason, given.secrets) })),
+        });
+      });
+    },
+
+    diff(_id, urn, olds: Props, news: Props) {
+      const [old, next] = [reveal(olds), reveal(news)];
+      return guarded(both(old, next), async () => {
+        const { changes, replaces } = await resourceOf(urn).work.diff(old.props, next.props);
+        return { changes, replaces, deleteBeforeReplace: false };
+      });
+    },
+
+    create(urn, news: Props) {
+      const given = reveal(news);
+      return guarded(given.secrets, async () => {
+        const { spec, work } = resourceOf(urn);
+        const { id, outs } = await work.create(given.props);
+        return { id, outs: conceal(outs, secretNames(spec, given.secret)) };
+      });
+    },
+
+    update(_id, urn, olds: Props, news: Props) {
+      const [old, next] = [reveal(olds), reveal(news)];
+      return guarded(both(old, next), async () => {
+        const { spec, work } = resourceOf(urn);
+        const outs = await work.update(old.props, next.props);
+        return { outs: conceal(outs, secretNames(spec, next.secret)) };
+      });
+    },
+
+    delete(_id, urn, olds: Props) {
+      const old = reveal(olds);
+      return guarded(old.secrets, () => resourceOf(urn).work.delete(old.props));
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * What the plugin does for each resource of schema.json, by token: fill in the defaults the
+ * TypeScript classes fill in, then call the same plain functions their dynamic providers call.
+ */
+import { resolve } from "node:path";
+import {
+  checkImageBuild,
+  createImageBuild,
+  deleteImageBuild,
+  diffImageBuild,
+  UNKNOWN,
+  updateImageBuild,
+  type CheckFailure,
+  type ImageBuildInputs,
+  type ImageBuildOutputs,
+} from "../build/image-build";
+import { manifestOf, osInput } from "../build/os-input";
+import type { Manifest } from "../../sdk/manifest/schema";
+import { ociArchitecture } from "../../sdk/resolve/oci";
+import type { ResourceToken } from "../schema";
+import type { Props } from "./wire";
+
+/** What Check knows besides the inputs. */
+export interface CheckContext {
+  /** The resource's name (from its URN). */
+  readonly name: string;
+  /** The program's directory (the plugin runs in it). */
+  readonly cwd: string;
+}
+
+/** One resource's work, on plain (revealed) properties. */
+export interface PluginResource {
+  check(news: Props, context: CheckContext): { inputs: Props; failures: CheckFailure[] };
+  diff(
+    olds: Props,
+    news: Props,
+  ): Promise<{ changes: boolean; replaces: string[]; changed: string[] }>;
+  create(inputs: Props): Promise<{ id: string; outs: Props }>;
+  update(olds: Props, news: Props): Promise<Props>;
+  delete(olds: Props): Promise<void>;
+}
+
+const isObject = (value: unknown): value is Props =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
+const given = (value: unknown): value is string => typeof value === "string" && value !== UNKNOWN;
+
+const imageBuild: PluginResource = {
+  check(news, { name, cwd }) {
+    const filled = {
+      ...news,
+      // Lists or keyed sections alike become the keyed form, so diffs name the container.
+      os: isObject(news.os) ? osInput(manifestOf(news.os) as Manifest) : news.os,
+      name: news.name ?? name,
+      outDir: given(news.outDir)
+        ? resolve(cwd, news.outDir)
+        : (news.outDir ?? resolve(cwd, ".oskit/build")),
+      baseDir: given(news.baseDir) ? resolve(cwd, news.baseDir) : (news.baseDir ?? cwd),
+      arch: news.arch ?? ociArchitecture(),
+    };
+    const { inputs, failures } = checkImageBuild(filled as unknown as ImageBuildInputs);
+    return { inputs: inputs as unknown as Props, failures };
+  },
+  diff: (olds, news) =>
+    diffImageBuild(olds as unknown as ImageBuildOutputs, news as unknown as ImageBuildInputs),
+  async create(inputs) {
+    const { id, outs } = await createImageBuild(inputs as unknown as ImageBuildInputs);
+    return { id, outs: outs as unknown as Props };
+  },
+  async update(olds, news) {
+    const outs = await updateImageBuild(
+      olds as unknown as ImageBuildOutputs,
+      news as unknown as ImageBuildInputs,
+    );
+    return outs as unknown as Props;
+  },
+  delete: (olds) => deleteImageBuild(olds as unknown as ImageBuildOutputs),
+};
+
+/** Every resource of the schema has its work here (a token without one does not compile). */
+export const HANDLERS: { readonly [T in ResourceToken]: PluginResource } = {
+  "oskit:index:ImageBuild": imageBuild,
+  // "oskit:local:QemuVm": provider/local/'s functions, as above.
+};
