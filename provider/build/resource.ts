@@ -87,6 +87,8 @@ export class ImageBuild extends pulumi.dynamic.Resource {
           ...(secretInputs ? ["artifacts", "dir"] : []),
         ],
       },
+      "oskit",
+      "ImageBuild",
     );
   }
 }

@@ -71,6 +71,8 @@ export class QemuVm extends pulumi.dynamic.Resource {
           ...(args.data !== undefined ? ["data"] : []),
         ],
       },
+      "oskit/local",
+      "QemuVm",
     );
   }
 }

@@ -121,8 +121,8 @@ describe("examples/local under pulumi.runtime.setMocks", function () {
     assert.deepEqual(
       registrations.map((r) => [r.type, r.name]),
       [
-        ["pulumi-nodejs:dynamic:Resource", "hello"],
-        ["pulumi-nodejs:dynamic:Resource", "hello-vm"],
+        ["pulumi-nodejs:dynamic/oskit:ImageBuild", "hello"],
+        ["pulumi-nodejs:dynamic/oskit/local:QemuVm", "hello-vm"],
       ],
     );
     const [build, vm] = registrations as [Registration, Registration];

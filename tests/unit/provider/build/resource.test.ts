@@ -66,7 +66,7 @@ describe("oskit.ImageBuild in a Pulumi program", () => {
     });
     assert.equal(await value(build.manifestDigest), image.digest());
     const mine = registered.find((r) => r.name === "web")!;
-    assert.equal(mine.type, "pulumi-nodejs:dynamic:Resource");
+    assert.equal(mine.type, "pulumi-nodejs:dynamic/oskit:ImageBuild");
     const os = mine.inputs.os as Record<string, Record<string, Record<string, unknown>>>;
     assert.deepEqual(os.services!.web!.capabilities, ["CAP_NET_BIND_SERVICE"]);
     assert.deepEqual(os.files!["/etc/token"]!.contents, { $input: "apiToken" });
