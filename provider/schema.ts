@@ -116,6 +116,22 @@ export const TYPES = {
       },
       required: ["format", "path", "sha256", "size", "files"],
     },
+    "oskit:local:PortForward": {
+      description: "A port forward of a running VM.",
+      jsdoc: {
+        file: "provider/local/qemu-vm.ts",
+        members: ["PortForward"],
+        described: "PortForward",
+        own: ["host", "guest", "protocol"],
+      },
+      properties: {
+        address: { type: string, description: "The host's address the port is bound to." },
+        host: { type: integer, description: "The host's port." },
+        guest: { type: integer, description: "The guest's port." },
+        protocol: { type: string, description: "`tcp` or `udp`." },
+      },
+      required: ["address", "host", "guest", "protocol"],
+    },
   } satisfies Readonly<Record<string, ObjectSpec>>,
 };
 
@@ -207,6 +223,53 @@ const imageBuild = {
   secretWith: { inputs: ["artifacts"] },
 } as const satisfies ResourceSpec;
 
+const qemuVm = {
+  description:
+    "Runs a built system under QEMU (TCG), detached, with port forwards: the embedded default target, no cloud account needed. Any change restarts the VM (a replacement, stopped before its successor starts); a VM whose QEMU has gone away is started again by `pulumi up`; `pulumi destroy` powers it off.",
+  jsdoc: {
+    file: "provider/local/resource.ts",
+    members: ["QemuVmArgs", "QemuVm"],
+    described: "QemuVm",
+    own: ["artifact"],
+  },
+  inputs: {
+    artifact: {
+      type: ref("oskit:index:Artifact"),
+      description:
+        'The artifact to boot: an ImageBuild\'s `artifacts["kernel+initrd"]`, `["raw-efi"]`, … (kernel+initrd, uki, raw-efi, qcow2, vhd, aws or an ISO).',
+    },
+    publish: {
+      type: arrayOf(string),
+      description: "Port forwards `HOST:GUEST` (or `HOST:GUEST/udp`), bound to 127.0.0.1.",
+      default: "none",
+    },
+    mem: { type: integer, description: "Memory in MiB.", default: "1024" },
+    cpus: { type: integer, description: "Virtual processors.", default: "1" },
+    data: {
+      type: string,
+      description:
+        "User data for the metadata package (`/run/config/userdata` in the guest); may be a secret.",
+      default: "none",
+      secret: true,
+    },
+    stateDir: {
+      type: string,
+      description: "Where QEMU's pid, console log and QMP socket live.",
+      default: "`.oskit/vms/NAME` in the program's directory",
+    },
+  },
+  requiredInputs: ["artifact"],
+  outputs: {
+    pid: { type: integer, description: "QEMU's process id." },
+    ports: {
+      type: arrayOf(ref("oskit:local:PortForward")),
+      description: "The port forwards, bound to 127.0.0.1.",
+    },
+    consoleLog: { type: string, description: "The guest's serial console log." },
+  },
+  required: ["artifact", "publish", "mem", "cpus", "stateDir", "pid", "ports", "consoleLog"],
+} as const satisfies ResourceSpec;
+
 /**
  * The resources, by token. Each area adds one entry here and its handler in
  * provider/plugin/resources.ts (the table there is keyed by these tokens, so one without the
@@ -214,7 +277,7 @@ const imageBuild = {
  */
 export const RESOURCES = {
   "oskit:index:ImageBuild": imageBuild,
-  // "oskit:local:QemuVm": provider/local/ (lands in parallel) adds its description here.
+  "oskit:local:QemuVm": qemuVm,
 } as const satisfies Readonly<Record<string, ResourceSpec>>;
 
 export type ResourceToken = keyof typeof RESOURCES;

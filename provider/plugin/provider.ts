@@ -24,14 +24,14 @@ interface Resource {
   readonly name: string;
 }
 
-function resourceOf(urn: string): Resource {
+function resourceOf(urn: string, handlers: typeof HANDLERS): Resource {
   const { type, name } = parseUrn(urn);
   if (!Object.hasOwn(RESOURCES, type))
     throw new Error(
       `unknown resource type "${type}"; oskit has ${Object.keys(RESOURCES).join(", ")}`,
     );
   const token = type as ResourceToken;
-  return { spec: RESOURCES[token], work: HANDLERS[token], name };
+  return { spec: RESOURCES[token], work: handlers[token], name };
 }
 
 /** Names of the properties to mark secret: the schema's secret ones, the inputs that carried one, and what goes with them. */
@@ -44,14 +44,41 @@ function secretNames(spec: ResourceSpec, given: ReadonlySet<string>): Set<string
   return names;
 }
 
-/** Runs the work; an error leaves with every secret string taken out of its message. */
-async function guarded<T>(secrets: readonly string[], work: () => Promise<T>): Promise<T> {
+/** A create that left something behind: the engine records its id and properties (ErrorResourceInitFailed). */
+interface PartialCreate {
+  readonly id: string;
+  readonly properties: Props;
+  readonly reasons?: readonly string[];
+}
+
+const isPartial = (error: unknown): error is PartialCreate =>
+  error !== null &&
+  typeof error === "object" &&
+  typeof (error as { id?: unknown }).id === "string" &&
+  typeof (error as { properties?: unknown }).properties === "object";
+
+/**
+ * Runs the work; an error leaves with every secret string taken out of its message, and a partial
+ * create with its properties marked as outputs are (`conceal`).
+ */
+async function guarded<T>(
+  secrets: readonly string[],
+  work: () => Promise<T>,
+  concealOuts: (outs: Props) => Props = (outs) => outs,
+): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    // eslint-disable-next-line preserve-caught-error -- the cause stays behind: its message may hold a secret
-    throw new Error(redact(message, secrets));
+    const message = redact(error instanceof Error ? error.message : String(error), secrets);
+    // No cause: its message may hold a secret.
+    const clean = new Error(message);
+    if (isPartial(error))
+      Object.assign(clean, {
+        id: error.id,
+        properties: concealOuts(error.properties),
+        reasons: (error.reasons ?? [message]).map((r) => redact(r, secrets)),
+      });
+    throw clean;
   }
 }
 
@@ -60,11 +87,14 @@ const both = (a: Revealed, b: Revealed) => [...a.secrets, ...b.secrets];
 export interface ProviderOptions {
   /** The program's directory. @default the process's working directory (Pulumi starts plugins there) */
   readonly cwd?: string;
+  /** Each resource's work. @default resources.ts's (tests hand in fakes) */
+  readonly handlers?: typeof HANDLERS;
 }
 
 /** The provider the plugin serves. */
 export function oskitProvider(options: ProviderOptions = {}): pulumi.Provider {
   const cwd = options.cwd ?? process.cwd();
+  const handlers = options.handlers ?? HANDLERS;
   return {
     version: oskitVersion(),
     getSchema: () => readFile(join(oskitRoot(), "schema.json"), "utf8"),
@@ -72,7 +102,7 @@ export function oskitProvider(options: ProviderOptions = {}): pulumi.Provider {
     check(urn, _olds, news: Props) {
       const given = reveal(news);
       return guarded(given.secrets, () => {
-        const { spec, work, name } = resourceOf(urn);
+        const { spec, work, name } = resourceOf(urn, handlers);
         const { inputs, failures } = work.check(given.props, { name, cwd });
         return Promise.resolve({
           inputs: conceal(inputs, secretNames(spec, given.secret)),
@@ -84,24 +114,32 @@ export function oskitProvider(options: ProviderOptions = {}): pulumi.Provider {
     diff(_id, urn, olds: Props, news: Props) {
       const [old, next] = [reveal(olds), reveal(news)];
       return guarded(both(old, next), async () => {
-        const { changes, replaces } = await resourceOf(urn).work.diff(old.props, next.props);
-        return { changes, replaces, deleteBeforeReplace: false };
+        const { changes, replaces, deleteBeforeReplace } = await resourceOf(
+          urn,
+          handlers,
+        ).work.diff(old.props, next.props);
+        return { changes, replaces, deleteBeforeReplace: deleteBeforeReplace === true };
       });
     },
 
     create(urn, news: Props) {
       const given = reveal(news);
-      return guarded(given.secrets, async () => {
-        const { spec, work } = resourceOf(urn);
-        const { id, outs } = await work.create(given.props);
-        return { id, outs: conceal(outs, secretNames(spec, given.secret)) };
-      });
+      const secret = (outs: Props) =>
+        conceal(outs, secretNames(resourceOf(urn, handlers).spec, given.secret));
+      return guarded(
+        given.secrets,
+        async () => {
+          const { id, outs } = await resourceOf(urn, handlers).work.create(given.props);
+          return { id, outs: secret(outs) };
+        },
+        secret,
+      );
     },
 
     update(_id, urn, olds: Props, news: Props) {
       const [old, next] = [reveal(olds), reveal(news)];
       return guarded(both(old, next), async () => {
-        const { spec, work } = resourceOf(urn);
+        const { spec, work } = resourceOf(urn, handlers);
         const outs = await work.update(old.props, next.props);
         return { outs: conceal(outs, secretNames(spec, next.secret)) };
       });
@@ -109,7 +147,7 @@ export function oskitProvider(options: ProviderOptions = {}): pulumi.Provider {
 
     delete(_id, urn, olds: Props) {
       const old = reveal(olds);
-      return guarded(old.secrets, () => resourceOf(urn).work.delete(old.props));
+      return guarded(old.secrets, () => resourceOf(urn, handlers).work.delete(old.props));
     },
   };
 }

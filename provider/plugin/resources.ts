@@ -15,6 +15,15 @@ import {
   type ImageBuildOutputs,
 } from "../build/image-build";
 import { manifestOf, osInput } from "../build/os-input";
+import {
+  checkQemuVm,
+  createQemuVm,
+  deleteQemuVm,
+  diffQemuVm,
+  updateQemuVm,
+  type QemuVmInputs,
+  type QemuVmOutputs,
+} from "../local/qemu-vm";
 import type { Manifest } from "../../sdk/manifest/schema";
 import { ociArchitecture } from "../../sdk/resolve/oci";
 import type { ResourceToken } from "../schema";
@@ -34,7 +43,12 @@ export interface PluginResource {
   diff(
     olds: Props,
     news: Props,
-  ): Promise<{ changes: boolean; replaces: string[]; changed: string[] }>;
+  ): Promise<{
+    changes: boolean;
+    replaces: string[];
+    changed: string[];
+    deleteBeforeReplace?: boolean;
+  }>;
   create(inputs: Props): Promise<{ id: string; outs: Props }>;
   update(olds: Props, news: Props): Promise<Props>;
   delete(olds: Props): Promise<void>;
@@ -76,8 +90,38 @@ const imageBuild: PluginResource = {
   delete: (olds) => deleteImageBuild(olds as unknown as ImageBuildOutputs),
 };
 
+const qemuVm: PluginResource = {
+  check(news, { name, cwd }) {
+    const filled = {
+      ...news,
+      publish: news.publish ?? [],
+      mem: news.mem ?? 1024,
+      cpus: news.cpus ?? 1,
+      stateDir: given(news.stateDir)
+        ? resolve(cwd, news.stateDir)
+        : (news.stateDir ?? resolve(cwd, ".oskit/vms", name)),
+    };
+    const { inputs, failures } = checkQemuVm(filled as unknown as QemuVmInputs);
+    return { inputs: inputs as unknown as Props, failures };
+  },
+  diff: (olds, news) =>
+    Promise.resolve(diffQemuVm(olds as unknown as QemuVmOutputs, news as unknown as QemuVmInputs)),
+  async create(inputs) {
+    const { id, outs } = await createQemuVm(inputs as unknown as QemuVmInputs);
+    return { id, outs: outs as unknown as Props };
+  },
+  async update(olds, news) {
+    const outs = await updateQemuVm(
+      olds as unknown as QemuVmOutputs,
+      news as unknown as QemuVmInputs,
+    );
+    return outs as unknown as Props;
+  },
+  delete: (olds) => deleteQemuVm(olds as unknown as QemuVmOutputs),
+};
+
 /** Every resource of the schema has its work here (a token without one does not compile). */
 export const HANDLERS: { readonly [T in ResourceToken]: PluginResource } = {
   "oskit:index:ImageBuild": imageBuild,
-  // "oskit:local:QemuVm": provider/local/'s functions, as above.
+  "oskit:local:QemuVm": qemuVm,
 };

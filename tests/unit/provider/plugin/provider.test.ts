@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { join } from "node:path";
 import { oskitProvider, parseUrn } from "../../../../provider/plugin/provider";
+import { HANDLERS } from "../../../../provider/plugin/resources";
 
 const SIG = "4dabf18193072939515e22adb298388d";
 const secret = (value: unknown) => ({ [SIG]: "1b47061264138c4ac30d75fd1eb44270", value });
@@ -34,6 +35,60 @@ describe("the plugin's provider", () => {
     assert.deepEqual(inputs.inputs, secret({ t: "plain, yet secret by the schema" }));
     assert.deepEqual((inputs.os as { files: unknown }).files, {
       "/etc/t": { contents: { $input: "t" }, order: 0 },
+    });
+  });
+
+  it("QemuVm: Check fills the class's defaults, keeps data secret and names a bad forward", async () => {
+    const provider = oskitProvider({ cwd: "/srv/site" });
+    const artifact = {
+      format: "kernel+initrd",
+      path: "/srv/site/.oskit/build/x/vm",
+      sha256: `sha256:${"0".repeat(64)}`,
+      size: 3,
+      files: [],
+    };
+    const urn = "urn:pulumi:dev::site::oskit:local:QemuVm::vm";
+    const good = await provider.check!(urn, {}, { artifact, data: "hello" });
+    assert.deepEqual(good.failures, []);
+    assert.deepEqual(good.inputs, {
+      artifact,
+      publish: [],
+      mem: 1024,
+      cpus: 1,
+      data: secret("hello"),
+      stateDir: join("/srv/site", ".oskit", "vms", "vm"),
+    });
+    const bad = await provider.check!(urn, {}, { artifact, publish: ["8080"] });
+    assert.deepEqual(
+      bad.failures?.map((f) => f.property),
+      ["publish[0]"],
+    );
+  });
+
+  it("a partial create reaches the engine with its id, its properties marked secret as outputs are, and no secret in its reasons", async () => {
+    const provider = oskitProvider({
+      handlers: {
+        ...HANDLERS,
+        "oskit:local:QemuVm": {
+          ...HANDLERS["oskit:local:QemuVm"],
+          create: (inputs) =>
+            Promise.reject(
+              Object.assign(new Error(`QEMU would not stop (data ${String(inputs.data)})`), {
+                id: "/state",
+                properties: { ...inputs, pid: 7 },
+              }),
+            ),
+        },
+      },
+    });
+    const urn = "urn:pulumi:dev::site::oskit:local:QemuVm::vm";
+    await assert.rejects(provider.create!(urn, { data: secret("s3") }), (error: unknown) => {
+      const partial = error as Error & { id: string; properties: unknown; reasons: string[] };
+      assert.equal(partial.message, "QEMU would not stop (data [secret])");
+      assert.equal(partial.id, "/state");
+      assert.deepEqual(partial.properties, { data: secret("s3"), pid: 7 });
+      assert.deepEqual(partial.reasons, ["QEMU would not stop (data [secret])"]);
+      return true;
     });
   });
 
