@@ -22,7 +22,7 @@ const deflate = promisify<Buffer, ZlibOptions, Buffer>(deflateRaw);
 export interface GzipOptions {
   /** @default 6 */
   readonly level?: number;
-  /** Blocks deflated at once. @default the number of cores */
+  /** Blocks deflated at once. @default one more than the cores, so none waits while a block is handed over */
   readonly parallel?: number;
 }
 
@@ -34,7 +34,7 @@ function header(level: number): Buffer {
 
 /** A Transform that gzips what passes through it, deterministically, on several threads. */
 export function createDeterministicGzip(options: GzipOptions = {}): Transform {
-  const { level = 6, parallel = availableParallelism() } = options;
+  const { level = 6, parallel = availableParallelism() + 1 } = options;
   let crc = 0;
   let size = 0;
   let pending: Buffer[] = [];
