@@ -10,9 +10,10 @@ const pkg = (name: string) => oskit.packageRef(join(__dirname, "..", "..", "pkg"
 export default new oskit.Image({
   kernel: new oskit.Kernel({ image: pkg("kernel"), cmdline: "console=ttyS0 quiet" }),
   init: [pkg("init")],
+  // The network first: on a cloud the metadata package asks the metadata service for user data.
   onboot: [
-    new oskit.Service({ name: "metadata", image: pkg("metadata") }),
     new oskit.Service({ name: "dhcpcd", image: pkg("dhcpcd") }),
+    new oskit.Service({ name: "metadata", image: pkg("metadata") }),
   ],
   services: [
     new oskit.Service({

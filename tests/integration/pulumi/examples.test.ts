@@ -132,7 +132,7 @@ describe("examples/local under pulumi.runtime.setMocks", function () {
       Object.entries(section)
         .sort(([, a], [, b]) => (a.order as number) - (b.order as number))
         .map(([name]) => name);
-    assert.deepEqual(inOrder(os.onboot!), ["metadata", "dhcpcd"], "containers keyed by name");
+    assert.deepEqual(inOrder(os.onboot!), ["dhcpcd", "metadata"], "containers keyed by name");
     assert.deepEqual(inOrder(os.services!), ["web", "getty"]);
     assert.equal(os.files!["/etc/web/cgi-bin/hello"]!.mode, "0755", "files keyed by path");
     assert.deepEqual(build.inputs.formats, ["kernel+initrd"]);

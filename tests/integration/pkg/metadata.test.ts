@@ -1,0 +1,269 @@
+// pkg/metadata's EC2 provider: the package as built (its busybox, its script), run in a chroot of
+// its tree against a fake IMDSv2 on 127.0.0.1, with the DMI files of the machine it pretends to be.
+import { strict as assert } from "node:assert";
+import { execFile, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { Digest } from "../../../sdk/manifest/digest";
+import { packageRef } from "../../../sdk/pkg/build";
+import { indexSchema, manifestSchema } from "../../../sdk/resolve/oci";
+import { ensurePackages } from "../../support/packages";
+import { ROOT, TMP } from "../../support/paths";
+
+const TOKEN = "AQAEAFakeTokenFromTheTest==";
+const USER_DATA = "#!/bin/sh\necho user data from EC2\n";
+const KEYS = {
+  "0": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFake0 first-key\n",
+  "1": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQFake1 second-key", // no newline at the end
+};
+const HOSTNAME = "ip-10-0-0-7.eu-west-1.compute.internal";
+
+const NITRO = {
+  sys_vendor: "Amazon EC2",
+  product_name: "m5.large",
+  board_vendor: "Amazon EC2",
+  bios_vendor: "Amazon EC2",
+  bios_version: "1.0",
+  product_uuid: "ec2f2b6c-0a1e-4e1b-9c1a-0123456789ab",
+};
+const XEN = {
+  sys_vendor: "Xen",
+  product_name: "HVM domU",
+  bios_vendor: "Xen",
+  bios_version: "4.11.amazon",
+  product_uuid: "EC2E1916-9099-7CAF-FD21-012345ABCDEF",
+};
+const QEMU = {
+  sys_vendor: "QEMU",
+  product_name: "Standard PC (Q35 + ICH9, 2009)",
+  bios_vendor: "EFI Development Kit II / OVMF",
+  bios_version: "0.0.0",
+  product_uuid: "6f1c7a52-2d1e-4b4e-8f55-0123456789ab",
+};
+const OTHER_XEN = {
+  ...XEN,
+  bios_version: "4.17.3",
+  product_uuid: "1a2b3c4d-0000-0000-0000-000000000000",
+};
+
+interface Request {
+  readonly method: string;
+  readonly url: string;
+  readonly token: string | undefined;
+  readonly ttl: string | undefined;
+}
+
+/** A strict IMDSv2: a token only from a PUT with a TTL, every GET without it 401. */
+class FakeImds {
+  readonly requests: Request[] = [];
+  userData: string | undefined = USER_DATA;
+  private server!: Server;
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      const header = (name: string) => {
+        const value = req.headers[name];
+        return Array.isArray(value) ? value[0] : value;
+      };
+      const request = {
+        method: req.method ?? "",
+        url: req.url ?? "",
+        token: header("x-aws-ec2-metadata-token"),
+        ttl: header("x-aws-ec2-metadata-token-ttl-seconds"),
+      };
+      this.requests.push(request);
+      const answer = (status: number, body = "") => {
+        res.writeHead(status, { "Content-Type": "text/plain" });
+        res.end(body);
+      };
+      if (request.url === "/latest/api/token") {
+        if (request.method !== "PUT") return answer(405);
+        const ttl = Number(request.ttl);
+        if (!(ttl >= 1 && ttl <= 21600)) return answer(400);
+        return answer(200, TOKEN);
+      }
+      if (request.method !== "GET") return answer(405);
+      if (request.token !== TOKEN) return answer(401);
+      const keys = Object.entries(KEYS);
+      const routes: Record<string, string | undefined> = {
+        "/latest/user-data": this.userData,
+        "/latest/meta-data/public-keys/": keys.map(([i], n) => `${i}=key-${n}`).join("\n"),
+        "/latest/meta-data/hostname": HOSTNAME,
+        ...Object.fromEntries(
+          keys.map(([i, k]) => [`/latest/meta-data/public-keys/${i}/openssh-key`, k]),
+        ),
+      };
+      const body = routes[request.url];
+      return body === undefined ? answer(404) : answer(200, body);
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** Extracts the metadata package's amd64 layer from the store into a directory. */
+async function unpackMetadata(into: string): Promise<void> {
+  const store = await ensurePackages([join(ROOT, "pkg", "metadata")]);
+  const descriptor = (await store.resolve(packageRef(join(ROOT, "pkg", "metadata"))))!;
+  const index = indexSchema.parse(await store.readJson(Digest.parse(descriptor.digest)));
+  const manifest = manifestSchema.parse(
+    await store.readJson(Digest.parse(index.manifests[0]!.digest)),
+  );
+  mkdirSync(into, { recursive: true });
+  const layer = await store.blobPath(Digest.parse(manifest.layers[0]!.digest));
+  const tar = spawnSync("tar", ["-xzf", layer, "-C", into]);
+  assert.equal(tar.status, 0, tar.stderr.toString());
+}
+
+interface Run {
+  readonly stdout: string;
+  readonly seconds: number;
+  readonly config: (path: string) => string | undefined;
+}
+
+/** Runs /usr/bin/metadata in a chroot of the tree (its own UTS namespace: it sets the hostname). */
+function runMetadata(tree: string, dmi: Record<string, string>, imds: string): Promise<Run> {
+  const dmiDir = join(tree, "sys", "class", "dmi", "id");
+  rmSync(join(tree, "sys"), { recursive: true, force: true });
+  rmSync(join(tree, "run"), { recursive: true, force: true });
+  mkdirSync(dmiDir, { recursive: true });
+  mkdirSync(join(tree, "run", "config"), { recursive: true });
+  mkdirSync(join(tree, "dev"), { recursive: true });
+  for (const [name, value] of Object.entries(dmi)) writeFileSync(join(dmiDir, name), `${value}\n`);
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    execFile(
+      "unshare",
+      ["--uts", "chroot", tree, "/usr/bin/metadata"],
+      { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", OSKIT_METADATA_IMDS: imds }, timeout: 60000 },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`${error.message}\n${stdout}\n${stderr}`));
+        const config = (path: string) => {
+          const file = join(tree, "run", "config", path);
+          return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+        };
+        resolve({ stdout, seconds: Number(process.hrtime.bigint() - started) / 1e9, config });
+      },
+    );
+  });
+}
+
+describe("pkg/metadata on EC2 (IMDSv2), in a chroot of the package against a fake IMDS", function () {
+  this.timeout(180000);
+  let tree: string;
+  let imds: FakeImds;
+  let url: string;
+
+  before(async function () {
+    if (process.getuid?.() !== 0) this.skip(); // chroot and unshare need root
+    mkdirSync(TMP, { recursive: true });
+    tree = mkdtempSync(join(TMP, "metadata-"));
+    await unpackMetadata(tree);
+  });
+  after(() => tree && rmSync(tree, { recursive: true, force: true }));
+  beforeEach(async () => {
+    imds = new FakeImds();
+    url = await imds.start();
+  });
+  afterEach(() => imds.stop());
+
+  for (const [kind, dmi] of [
+    ["Nitro", NITRO],
+    ["Xen", XEN],
+  ] as const)
+    it(`GIVEN a ${kind} instance's DMI WHEN it runs THEN it takes a token with a PUT, sends it on every GET, and writes user data, keys and the hostname`, async () => {
+      const run = await runMetadata(tree, dmi, url);
+
+      assert.equal(run.config("provider"), "aws\n");
+      const [first, ...gets] = imds.requests;
+      assert.deepEqual(first, {
+        method: "PUT",
+        url: "/latest/api/token",
+        token: undefined,
+        ttl: "300",
+      });
+      assert.ok(gets.length >= 5, JSON.stringify(imds.requests));
+      for (const get of gets) {
+        assert.equal(get.method, "GET", get.url);
+        assert.equal(get.token, TOKEN, `${get.url} carries the token`);
+      }
+      assert.deepEqual(
+        gets.map((g) => g.url),
+        [
+          "/latest/user-data",
+          "/latest/meta-data/public-keys/",
+          "/latest/meta-data/public-keys/0/openssh-key",
+          "/latest/meta-data/public-keys/1/openssh-key",
+          "/latest/meta-data/hostname",
+        ],
+      );
+      assert.equal(run.config("userdata"), USER_DATA);
+      assert.equal(run.config("ssh/authorized_keys"), `${KEYS[0]}${KEYS[1]}\n`);
+      assert.equal(run.config("hostname"), HOSTNAME);
+      assert.match(run.stdout, /metadata: platform aws/);
+      assert.match(run.stdout, /configuration from EC2 user data in \/run\/config\/userdata/);
+      assert.deepEqual(
+        spawnSync("ls", ["-A", join(tree, "run", "config")], { encoding: "utf8" }).stdout.split(
+          "\n",
+        ),
+        ["hostname", "provider", "ssh", "userdata", ""],
+        "no temporary files left",
+      );
+    });
+
+  it("GIVEN the fake WHEN asked without the token THEN it answers 401 (so the runs above prove the header was sent)", async () => {
+    assert.equal((await fetch(`${url}/latest/user-data`)).status, 401);
+    assert.equal((await fetch(`${url}/latest/api/token`, { method: "PUT" })).status, 400);
+    const token = await (
+      await fetch(`${url}/latest/api/token`, {
+        method: "PUT",
+        headers: { "X-aws-ec2-metadata-token-ttl-seconds": "60" },
+      })
+    ).text();
+    const answer = await fetch(`${url}/latest/user-data`, {
+      headers: { "X-aws-ec2-metadata-token": token },
+    });
+    assert.equal(answer.status, 200);
+  });
+
+  it("GIVEN an instance launched without user data WHEN it runs THEN no userdata is written, and the keys still are", async () => {
+    imds.userData = undefined;
+    const run = await runMetadata(tree, NITRO, url);
+    assert.equal(run.config("userdata"), undefined);
+    assert.equal(run.config("ssh/authorized_keys"), `${KEYS[0]}${KEYS[1]}\n`);
+    assert.match(run.stdout, /metadata: no configuration data/);
+  });
+
+  for (const [kind, dmi, provider] of [
+    ["QEMU", QEMU, "qemu"],
+    ["Xen (not EC2)", OTHER_XEN, "unknown"],
+  ] as const)
+    it(`GIVEN a ${kind} DMI WHEN it runs THEN it never touches the network and does not wait`, async () => {
+      const run = await runMetadata(tree, dmi, url);
+      assert.equal(run.config("provider"), `${provider}\n`);
+      assert.deepEqual(imds.requests, []);
+      assert.equal(run.config("userdata"), undefined);
+      assert.equal(run.config("ssh/authorized_keys"), undefined);
+      assert.ok(run.seconds < 2, `${run.seconds} s`);
+    });
+
+  it("GIVEN EC2 but no metadata service WHEN it runs THEN it says so after three quick tries", async () => {
+    await imds.stop();
+    const run = await runMetadata(tree, NITRO, url);
+    imds = new FakeImds(); // afterEach stops a server again
+    await imds.start();
+    assert.equal(run.config("provider"), "aws\n");
+    assert.match(
+      run.stdout,
+      /EC2, but no IMDSv2 token from http:\/\/127\.0\.0\.1:\d+ \(is the network up\?/,
+    );
+    assert.equal(run.config("userdata"), undefined);
+    assert.ok(run.seconds < 10, `${run.seconds} s`);
+  });
+});
