@@ -9,6 +9,7 @@ import {
   diffImageBuild,
   updateImageBuild,
 } from "./build/image-build";
+import { checkAmi, createAmi, deleteAmi, diffAmi, updateAmi } from "./aws/ami";
 import { checkQemuVm, createQemuVm, deleteQemuVm, diffQemuVm, updateQemuVm } from "./local/qemu-vm";
 
 export const imageBuild = {
@@ -30,4 +31,14 @@ export const qemuVm = {
   update: (olds: Parameters<typeof updateQemuVm>[0], news: Parameters<typeof updateQemuVm>[1]) =>
     updateQemuVm(olds, news),
   delete: (olds: Parameters<typeof deleteQemuVm>[0]) => deleteQemuVm(olds),
+};
+
+export const ami = {
+  check: checkAmi,
+  diff: (olds: Parameters<typeof diffAmi>[0], news: Parameters<typeof diffAmi>[1]) =>
+    diffAmi(olds, news),
+  create: (inputs: Parameters<typeof createAmi>[0]) => createAmi(inputs),
+  update: (olds: Parameters<typeof updateAmi>[0], news: Parameters<typeof updateAmi>[1]) =>
+    updateAmi(olds, news),
+  delete: (olds: Parameters<typeof deleteAmi>[0]) => deleteAmi(olds),
 };

@@ -1,0 +1,394 @@
+/**
+ * What `oskit.aws.Ami` does, as plain async functions (the dynamic provider calls these): check
+ * the inputs, tell a replacement from an update, publish an artifact as an AMI (publish.ts), and
+ * remove every copy with its snapshot. Clients are made inside the functions from the SDK's
+ * default credential chain: nothing in the inputs or outputs is a credential.
+ */
+import { createHash } from "node:crypto";
+import { ec2Architecture, type Ec2Architecture } from "./blocks";
+import { sdkClients, type AwsClients, type AwsEndpoints } from "./clients";
+import { diskArchitecture, diskInfo } from "./disk";
+import { describeError } from "./ebs-upload";
+import { publish, PublishInterrupted, unpublish, type RegionImage } from "./publish";
+import { amiName, BOOT_MODES, bootModeOf, deleteSnapshot, type BootMode } from "./register";
+import type { Artifact } from "../build/image-build";
+
+/** The value Pulumi gives for an input it does not know yet (a preview). */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** Who owns the AMI: tagged on everything, so two stacks never adopt or delete each other's. */
+export interface AmiOwner {
+  readonly project: string;
+  readonly stack: string;
+  readonly resource: string;
+}
+
+/** What an Ami is given (its inputs in state, defaults resolved by the resource class). */
+export interface AmiInputs {
+  /** The ImageBuild artifact: an `aws` or `raw-efi` disk. */
+  readonly artifact: Artifact;
+  readonly region: string;
+  /** The AMI's name; the artifact's short digest is appended, so a new image never clashes with the one it replaces. */
+  readonly name: string;
+  /** amd64 or arm64. @default read from the disk's EFI binary */
+  readonly architecture?: string;
+  /** @default from the format: uefi for aws and raw-efi */
+  readonly bootMode?: BootMode;
+  /** TpmSupport v2.0 (UEFI only). @default false */
+  readonly tpm?: boolean;
+  readonly encrypted?: boolean;
+  readonly kmsKeyArn?: string;
+  /** More regions to copy the AMI to. */
+  readonly copyRegions: readonly string[];
+  /** EC2 and EBS endpoint overrides (tests, partitions). */
+  readonly endpoints?: AwsEndpoints;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly owner: AmiOwner;
+  /** Blocks in flight. @default 32 */
+  readonly parallel?: number;
+}
+
+/** What an Ami records. */
+export interface AmiOutputs extends AmiInputs {
+  /** The AMI in `region` (absent in a partial create). */
+  readonly imageId?: string;
+  /** Its root snapshot. */
+  readonly snapshotId?: string;
+  /** Each region's AMI id, the copies included. */
+  readonly imageIds: Readonly<Record<string, string>>;
+  /** Each region's AMI and snapshot. */
+  readonly images: Readonly<Record<string, RegionImage>>;
+  /** The name registered. */
+  readonly amiName: string;
+  readonly resolvedArchitecture: Ec2Architecture;
+  readonly resolvedBootMode: BootMode;
+}
+
+export interface CheckFailure {
+  readonly property: string;
+  readonly reason: string;
+}
+
+/** The clients, handed in (tests give their own). */
+export interface AmiDeps {
+  readonly clients?: (endpoints: AwsEndpoints) => AwsClients;
+  /** Waits between polls, in ms. */
+  readonly pollMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const isUnknown = (value: unknown) => value === UNKNOWN;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+/** Formats whose artifact is one raw disk EC2 can boot. */
+export const AMI_FORMATS = ["aws", "raw-efi", "raw-bios", "raw-hybrid"] as const;
+
+/** The owner tag's value. */
+export const ownerTag = (owner: AmiOwner) => `${owner.project}/${owner.stack}/${owner.resource}`;
+
+/**
+ * The registered name: the name, the artifact's short digest and a short hash of the owner (AMI
+ * names are unique in an account's region, and two stacks may publish the same artifact).
+ */
+export function registeredName(inputs: Pick<AmiInputs, "name" | "artifact" | "owner">): string {
+  const short = inputs.artifact.sha256.replace(/^sha256:/, "").slice(0, 12);
+  const owner = createHash("sha256").update(ownerTag(inputs.owner)).digest("hex").slice(0, 6);
+  return amiName(`${inputs.name.slice(0, 100)}-${short}-${owner}`);
+}
+
+/** Validates the inputs (unknown values of a preview pass). */
+export function checkAmi(raw: AmiInputs): { inputs: AmiInputs; failures: CheckFailure[] } {
+  const news = raw as unknown as Readonly<Record<string, unknown>>;
+  const failures: CheckFailure[] = [];
+  const fail = (property: string, reason: string) => failures.push({ property, reason });
+  const artifact = news.artifact;
+  if (artifact === undefined || artifact === null)
+    fail("artifact", 'expected an ImageBuild artifact, e.g. build.artifacts["aws"]');
+  else if (!isUnknown(artifact)) {
+    const { format, path, sha256 } = artifact as Record<string, unknown>;
+    if (!isUnknown(format) && !(AMI_FORMATS as readonly unknown[]).includes(format))
+      fail(
+        "artifact.format",
+        `EC2 boots a raw disk; build one of ${AMI_FORMATS.join(", ")} (got ${JSON.stringify(format)})`,
+      );
+    if (!isUnknown(path) && (typeof path !== "string" || !path.startsWith("/")))
+      fail("artifact.path", "expected the artifact's absolute path");
+    if (!isUnknown(sha256) && (typeof sha256 !== "string" || !/^sha256:[0-9a-f]{64}$/.test(sha256)))
+      fail("artifact.sha256", 'expected "sha256:" and 64 hex digits');
+  }
+  const region = news.region;
+  if (!isUnknown(region) && (typeof region !== "string" || !REGION.test(region)))
+    fail("region", `${JSON.stringify(region)}: expected a region such as eu-west-1`);
+  if (!isUnknown(news.name) && (typeof news.name !== "string" || news.name.trim() === ""))
+    fail("name", "expected a name");
+  const arch = news.architecture;
+  if (arch !== undefined && !isUnknown(arch))
+    try {
+      ec2Architecture(typeof arch === "string" ? arch : JSON.stringify(arch));
+    } catch (error) {
+      fail("architecture", (error as Error).message);
+    }
+  const boot = news.bootMode;
+  if (boot !== undefined && !isUnknown(boot) && !(BOOT_MODES as readonly unknown[]).includes(boot))
+    fail("bootMode", `expected one of ${BOOT_MODES.join(", ")}`);
+  if (news.tpm === true && boot === "legacy-bios")
+    fail("tpm", "a TPM needs UEFI; drop tpm or use bootMode uefi");
+  for (const key of ["tpm", "encrypted"] as const)
+    if (news[key] !== undefined && !isUnknown(news[key]) && typeof news[key] !== "boolean")
+      fail(key, "expected true or false");
+  if (news.kmsKeyArn !== undefined && !isUnknown(news.kmsKeyArn))
+    if (typeof news.kmsKeyArn !== "string" || !news.kmsKeyArn.startsWith("arn:"))
+      fail("kmsKeyArn", "expected a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)");
+  const copies = news.copyRegions;
+  if (!isUnknown(copies)) {
+    if (!Array.isArray(copies)) fail("copyRegions", "expected a list of regions");
+    else
+      copies.forEach((r, i) => {
+        if (isUnknown(r)) return;
+        if (typeof r !== "string" || !REGION.test(r))
+          fail(`copyRegions[${i}]`, `${JSON.stringify(r)}: expected a region such as us-east-1`);
+        else if (copies.indexOf(r) !== i) fail(`copyRegions[${i}]`, `${r} is listed twice`);
+        else if (r === region) fail(`copyRegions[${i}]`, `${r} is the AMI's own region`);
+      });
+  }
+  const endpoints = news.endpoints;
+  if (endpoints !== undefined && !isUnknown(endpoints)) {
+    if (endpoints === null || typeof endpoints !== "object")
+      fail("endpoints", "expected { ec2?: URL, ebs?: URL }");
+    else
+      for (const [key, url] of Object.entries(endpoints as Record<string, unknown>)) {
+        if (isUnknown(url)) continue;
+        let parsed: URL | undefined;
+        try {
+          parsed = new URL(String(url));
+        } catch {
+          parsed = undefined;
+        }
+        if (!["ec2", "ebs"].includes(key)) fail(`endpoints.${key}`, "expected ec2 or ebs");
+        else if (parsed === undefined || !/^https?:$/.test(parsed.protocol))
+          fail(`endpoints.${key}`, "expected an http(s) URL");
+        else if (parsed.username !== "" || parsed.password !== "")
+          fail(
+            `endpoints.${key}`,
+            "an endpoint carries no credentials: they come from the AWS SDK's default chain",
+          );
+      }
+  }
+  const tags = news.tags;
+  if (!isUnknown(tags)) {
+    if (tags === null || typeof tags !== "object" || Array.isArray(tags))
+      fail("tags", "expected an object of tag names and values");
+    else
+      for (const [key, value] of Object.entries(tags as Record<string, unknown>)) {
+        if (/^(aws|oskit):/i.test(key)) fail(`tags.${key}`, "aws: and oskit: tags are reserved");
+        else if (key.length > 128) fail(`tags.${key}`, "a tag key has at most 128 characters");
+        if (!isUnknown(value) && (typeof value !== "string" || value.length > 256))
+          fail(`tags.${key}`, "expected a string of at most 256 characters");
+      }
+  }
+  const parallel = news.parallel;
+  if (parallel !== undefined && !(Number.isSafeInteger(parallel) && (parallel as number) >= 1))
+    fail("parallel", "expected a whole number of at least 1");
+  return { inputs: raw, failures };
+}
+
+const REPLACING = [
+  "region",
+  "name",
+  "architecture",
+  "bootMode",
+  "tpm",
+  "encrypted",
+  "kmsKeyArn",
+  "copyRegions",
+  "tags",
+  "owner",
+] as const;
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/**
+ * A new artifact (its sha256) or any registration input replaces the AMI. With the same artifact
+ * the old AMI goes first (the new one would otherwise adopt it, being of the same digest and
+ * owner); a new artifact's AMI is made before the old one is removed. Endpoints and parallelism
+ * are updates that touch nothing; a partial create is an update that resumes it.
+ */
+export function diffAmi(
+  olds: AmiOutputs,
+  news: AmiInputs,
+): { changes: boolean; replaces: string[]; changed: string[]; deleteBeforeReplace: boolean } {
+  const replaces: string[] = [];
+  const artifact = news.artifact as unknown;
+  const digest = (artifact as Artifact | undefined)?.sha256;
+  const newDigest = isUnknown(artifact) || isUnknown(digest) || olds.artifact?.sha256 !== digest;
+  if (newDigest) replaces.push("artifact");
+  replaces.push(...REPLACING.filter((key) => !same(olds[key], news[key])));
+  const changed = [
+    ...replaces,
+    ...(["endpoints", "parallel"] as const).filter((key) => !same(olds[key], news[key])),
+  ];
+  if (olds.imageId === undefined) changed.push("imageId");
+  return {
+    changes: changed.length > 0,
+    replaces,
+    changed,
+    deleteBeforeReplace: replaces.length > 0 && !newDigest,
+  };
+}
+
+/**
+ * A create that made a snapshot or an image but could not finish: Pulumi records it (the dynamic
+ * provider's initialization failure), so `pulumi up` resumes it with update and `pulumi destroy`
+ * removes it.
+ */
+export class PartialCreateError extends Error {
+  readonly id: string;
+  readonly properties: AmiOutputs;
+  readonly reasons: string[];
+  constructor(message: string, id: string, properties: AmiOutputs) {
+    super(message);
+    this.name = "PartialCreateError";
+    this.id = id;
+    this.properties = properties;
+    this.reasons = [message];
+  }
+}
+
+const clientsOf = (inputs: AmiInputs, deps: AmiDeps) =>
+  (deps.clients ?? sdkClients)(inputs.endpoints ?? {});
+
+/** The architecture and boot mode: asked for, or told by the artifact. */
+async function resolved(
+  inputs: AmiInputs,
+): Promise<{ architecture: Ec2Architecture; bootMode: BootMode }> {
+  const info = await diskInfo(inputs.artifact.path, inputs.artifact.sha256);
+  const architecture =
+    inputs.architecture !== undefined
+      ? ec2Architecture(inputs.architecture)
+      : await diskArchitecture(inputs.artifact.path, info);
+  if (architecture === undefined)
+    throw new Error(
+      `cannot tell the architecture of ${inputs.artifact.path} (no EFI binary on it): set architecture to amd64 or arm64`,
+    );
+  const bootMode = inputs.bootMode ?? bootModeOf(inputs.artifact.format);
+  if (bootMode === undefined)
+    throw new Error(`cannot tell how ${inputs.artifact.path} boots: set bootMode`);
+  return { architecture, bootMode };
+}
+
+/** Publishes the artifact; the id is the AMI's. */
+export async function createAmi(
+  inputs: AmiInputs,
+  deps: AmiDeps = {},
+): Promise<{ id: string; outs: AmiOutputs }> {
+  const { architecture, bootMode } = await resolved(inputs);
+  const name = registeredName(inputs);
+  const info = await diskInfo(inputs.artifact.path, inputs.artifact.sha256);
+  const base = {
+    ...inputs,
+    amiName: name,
+    resolvedArchitecture: architecture,
+    resolvedBootMode: bootMode,
+  };
+  try {
+    const published = await publish(
+      {
+        path: inputs.artifact.path,
+        digest: inputs.artifact.sha256,
+        diskSize: info.diskSize,
+        ...(info.allocation !== undefined && { allocation: info.allocation }),
+        format: inputs.artifact.format,
+        region: inputs.region,
+        name,
+        architecture,
+        bootMode,
+        ...(inputs.tpm !== undefined && { tpm: inputs.tpm }),
+        ...(inputs.encrypted !== undefined && { encrypted: inputs.encrypted }),
+        ...(inputs.kmsKeyArn !== undefined && { kmsKeyArn: inputs.kmsKeyArn }),
+        copyRegions: inputs.copyRegions,
+        owner: ownerTag(inputs.owner),
+        tags: inputs.tags,
+        ...(inputs.parallel !== undefined && { parallel: inputs.parallel }),
+        ...(deps.pollMs !== undefined && { pollMs: deps.pollMs }),
+        ...(deps.sleep !== undefined && { retry: { sleep: deps.sleep } }),
+      },
+      clientsOf(inputs, deps),
+    );
+    const imageId = published.imageId!;
+    return {
+      id: imageId,
+      outs: {
+        ...base,
+        imageId,
+        snapshotId: published.snapshotId,
+        images: published.images,
+        imageIds: Object.fromEntries(
+          Object.entries(published.images).map(([r, i]) => [r, i.imageId]),
+        ),
+      },
+    };
+  } catch (error) {
+    if (!(error instanceof PublishInterrupted)) throw error;
+    const { partial } = error;
+    throw new PartialCreateError(
+      `the AMI was not finished (${describeError(error.cause ?? error)}); run pulumi up to resume it, or pulumi destroy to remove what was made`,
+      partial.imageId ?? partial.snapshotId!,
+      {
+        ...base,
+        ...(partial.imageId !== undefined && { imageId: partial.imageId }),
+        ...(partial.snapshotId !== undefined && { snapshotId: partial.snapshotId }),
+        images: partial.images,
+        imageIds: Object.fromEntries(
+          Object.entries(partial.images).map(([r, i]) => [r, i.imageId]),
+        ),
+      },
+    );
+  }
+}
+
+/** True when every region's image is recorded. */
+const complete = (olds: AmiOutputs) =>
+  olds.imageId !== undefined &&
+  [olds.region, ...olds.copyRegions].every((r) => (olds.images?.[r]?.snapshotId ?? "") !== "");
+
+/**
+ * Keeps a finished AMI as it is (only endpoints or parallelism changed); resumes a partial create:
+ * the upload writes into the snapshot StartSnapshot gives back for the same token, or adopts the
+ * image, and whatever the earlier run left and is not used is removed.
+ */
+export async function updateAmi(
+  olds: AmiOutputs,
+  news: AmiInputs,
+  deps: AmiDeps = {},
+): Promise<AmiOutputs> {
+  if (complete(olds)) {
+    const { imageId, snapshotId, images, imageIds, amiName: name } = olds;
+    return {
+      ...news,
+      imageId,
+      snapshotId,
+      images,
+      imageIds,
+      amiName: name,
+      resolvedArchitecture: olds.resolvedArchitecture,
+      resolvedBootMode: olds.resolvedBootMode,
+    };
+  }
+  const { outs } = await createAmi(news, deps);
+  if (olds.snapshotId !== undefined && olds.snapshotId !== outs.snapshotId)
+    await deleteSnapshot(await clientsOf(news, deps).ec2(olds.region), olds.snapshotId);
+  return outs;
+}
+
+/** Deregisters every region's AMI and deletes their snapshots (and a partial create's snapshot). */
+export async function deleteAmi(olds: AmiOutputs, deps: AmiDeps = {}): Promise<void> {
+  await unpublish(
+    {
+      region: olds.region,
+      ...(olds.snapshotId !== undefined && { snapshotId: olds.snapshotId }),
+      ...(olds.imageId !== undefined && { imageId: olds.imageId }),
+      images: olds.images ?? {},
+    },
+    clientsOf(olds, deps),
+    deps.sleep !== undefined ? { sleep: deps.sleep } : undefined,
+  );
+}
