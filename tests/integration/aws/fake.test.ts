@@ -517,6 +517,17 @@ describe("AWS fake through the AWS SDK v3", function () {
       assert.equal(c.aws.state.image(ImageId!).tpmSupport, "v2.0");
     });
 
+    it("GIVEN an image availability delay THEN the AMI is pending, then available", async () => {
+      c = await start({ imageAvailableDelayMs: 200 });
+      const { snapshotId } = await upload(c.ebs, smallDisk());
+      const { ImageId } = await c.ec2.send(new RegisterImageCommand(registration(snapshotId)));
+      const state = async () =>
+        (await c!.ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId!] }))).Images?.[0]?.State;
+      assert.equal(await state(), "pending");
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      assert.equal(await state(), "available");
+    });
+
     it("GIVEN a snapshot an image uses THEN DeleteSnapshot is InvalidSnapshot.InUse until the image is deregistered", async () => {
       c = await start();
       const { snapshotId } = await upload(c.ebs, smallDisk());
@@ -697,8 +708,7 @@ describe("AWS fake through the AWS SDK v3", function () {
     });
 
     it("GIVEN the server's clock an hour ahead THEN the first answer is stale-date and the SDK corrects its skew from the Date header", async () => {
-      c = await start({}, 3);
-      c.aws.state.clockOffsetMs = 3_600_000;
+      c = await start({ clockOffsetMs: 3_600_000 }, 3);
       await c.ebs.send(new StartSnapshotCommand({ VolumeSize: 1 }));
       await c.ec2.send(new DescribeSnapshotsCommand({}));
       assert.deepEqual(

@@ -20,6 +20,26 @@
  * State (`aws.state`, see state.ts): snapshots with their blocks and checksums, images, every call
  * (`calls`, `callsOf(op)`), `bytesReceived`, `leftovers()`. Faults (`aws.faults.add(rule)`):
  * throttling, server errors, a connection dropped mid-body, a slow answer.
+ *
+ * What it checks, as the real APIs do:
+ * - SigV4 (sigv4.ts): refusals answer EBS `MissingAuthenticationTokenException`,
+ *   `IncompleteSignatureException`, `UnrecognizedClientException`, `InvalidSignatureException`
+ *   (bad signature, scope or a date more than 15 minutes off), all 403; EC2 `AuthFailure` 401,
+ *   `IncompleteSignature` 400, `SignatureDoesNotMatch` 403, `RequestExpired` 400.
+ * - EBS: block index inside the volume, x-amz-Data-Length and the body exactly 524288 bytes, the
+ *   block's base64 SHA-256, a ClientToken retried with the same parameters (same snapshot) or others
+ *   (`ConflictException`). CompleteSnapshot is asynchronous as on AWS: a ChangedBlocksCount other
+ *   than the blocks written, or a LINEAR checksum other than the SHA-256 of the raw 32-byte block
+ *   digests concatenated in ascending block index order (AWS's coldsnap computes it so), turns the
+ *   snapshot to `error` with a StateMessage. A pending snapshot past its Timeout turns to `error`.
+ * - EC2: snapshots appear after `visibilityDelayMs` ("does not exist" before); RegisterImage needs
+ *   Name (3–128 of letters, digits and ( ) [ ] space . / - ' @ _, unique per region), RootDeviceName
+ *   and a mapping with a completed snapshot for it, BootMode legacy-bios|uefi|uefi-preferred,
+ *   ImdsSupport v2.0, TpmSupport v2.0 only with uefi; no Architecture registers i386 and no
+ *   VirtualizationType paravirtual, as EC2 does (recorded as `architectureDefaulted` and
+ *   `virtualizationDefaulted`); DeleteSnapshot refuses a snapshot a registered image uses
+ *   (`InvalidSnapshot.InUse`); CopyImage ClientTokens are at most 64 characters and idempotent.
+ * Not modelled: incremental snapshots (ParentSnapshotId), ImportSnapshot, launch permissions.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -57,6 +77,8 @@ export interface AwsFakeOptions {
   readonly visibilityDelayMs?: number;
   /** Time from RegisterImage/CopyImage to `available`. @default 0 */
   readonly imageAvailableDelayMs?: number;
+  /** The fake's clock relative to the real one (also `state.clockOffsetMs`). @default 0 */
+  readonly clockOffsetMs?: number;
 }
 
 export interface AwsFake {
@@ -148,6 +170,7 @@ export async function startAwsFake(options: AwsFakeOptions = {}): Promise<AwsFak
   };
   const accountId = options.accountId ?? "123456789012";
   const state = new FakeState();
+  state.clockOffsetMs = options.clockOffsetMs ?? 0;
   const faults = new Faults();
   const ctx: HandlerContext = {
     state,
