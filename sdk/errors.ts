@@ -12,6 +12,7 @@ export const ErrorCode = {
   Output: "OUTPUT",
   Assemble: "ASSEMBLE",
   Run: "RUN",
+  Publish: "PUBLISH",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

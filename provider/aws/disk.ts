@@ -11,6 +11,10 @@ export interface DiskInfo {
   readonly diskSize: number;
   /** The byte ranges holding data, from the build's record when it matches the file. */
   readonly allocation?: readonly Extent[];
+  /** The oskit format that wrote it, from the same record. */
+  readonly format?: string;
+  /** The file's sha256 the record holds. */
+  readonly sha256?: string;
 }
 
 interface CachedOutput {
@@ -38,7 +42,7 @@ export async function diskInfo(path: string, sha256?: string): Promise<DiskInfo>
   } catch {
     return plain;
   }
-  for (const entry of Object.values(cache ?? {}))
+  for (const [format, entry] of Object.entries(cache ?? {}))
     for (const file of entry?.files ?? []) {
       const output = file.output;
       if (
@@ -53,7 +57,12 @@ export async function diskInfo(path: string, sha256?: string): Promise<DiskInfo>
         (e): e is Extent =>
           typeof (e as Extent)?.offset === "number" && typeof (e as Extent)?.length === "number",
       );
-      return { diskSize: info.size, allocation };
+      return {
+        diskSize: info.size,
+        allocation,
+        format,
+        ...(typeof output.sha256 === "string" && { sha256: output.sha256 }),
+      };
     }
   return plain;
 }

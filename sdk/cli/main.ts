@@ -8,7 +8,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ErrorCode, formatProblem, OskitError, type Problem } from "../errors";
 import { FORMATS } from "../formats/writers";
+import { BOOT_MODES } from "../../provider/aws/register";
 import { DIFF_FORMATS, type DiffFormat } from "../manifest/diff/render";
+import { pushAwsCommand, type PushAwsOptions } from "./commands/aws";
 import { buildCommand, type BuildCommandOptions } from "./commands/build";
 import { diff } from "./commands/diff";
 import { lockCommand, pullCommand, pushCommand, type RegistryFlags } from "./commands/registry";
@@ -225,6 +227,35 @@ function program(io: Io, done: (code: number) => void): Command {
   ).action(async (source: string, target: string | undefined, opts: RegistryFlags) =>
     done(await pushCommand(io, source, target, opts)),
   );
+  cmd.commands
+    .find((c) => c.name() === "push")!
+    .command("aws")
+    .description(
+      "upload a raw disk into an EBS snapshot (only the blocks holding data) and register it as an AMI; credentials from the AWS SDK's default chain",
+    )
+    .argument(
+      "<artifact>",
+      "an oskit aws or raw-efi output (NAME.raw, NAME-efi.img), or any raw disk image",
+    )
+    .option("--region <region>", "the region (default: $AWS_REGION)")
+    .option("--name <name>", "the AMI's name (default: the file's name)")
+    .option("--no-register", "upload the snapshot only")
+    .option("--endpoint <url>", "one endpoint for EC2 and EBS (tests, partitions)")
+    .option("--ec2-endpoint <url>", "EC2's endpoint")
+    .option("--ebs-endpoint <url>", "EBS direct's endpoint")
+    .option("--boot-mode <mode>", `${BOOT_MODES.join(", ")} (default: from the oskit format)`)
+    .option("--arch <arch>", "amd64 or arm64 (default: read from the disk's EFI binary)")
+    .option("--tpm", "give instances a TPM 2.0 (UEFI only)")
+    .option(
+      "--encrypted",
+      "encrypt the snapshot (the default aws/ebs key cannot be shared across accounts)",
+    )
+    .option("--kms-key-arn <arn>", "the KMS key to encrypt with")
+    .option("--copy-to <region>", "copy the AMI to another region (repeatable)", collect)
+    .option("--parallel <n>", "blocks uploaded at once", "32")
+    .action(async (artifact: string, opts: PushAwsOptions) =>
+      done(await pushAwsCommand(io, artifact, opts)),
+    );
 
   registryFlags(
     cmd
