@@ -6,7 +6,7 @@
  */
 import { strict as assert } from "node:assert";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isZero } from "../../../provider/aws/blocks";
@@ -24,9 +24,12 @@ import {
 import { publish, type PublishOptions } from "../../../provider/aws/publish";
 import { FileData } from "../../../sdk/assemble/file-data";
 import { FileTree } from "../../../sdk/assemble/tree";
+import { build } from "../../../sdk/build/build";
+import { loadDefinitions } from "../../../sdk/cli/load";
 import { WRITERS } from "../../../sdk/formats/writers";
 import { BLOCK_SIZE, startAwsFake, type AwsFake } from "../../support/aws";
-import { TMP } from "../../support/paths";
+import { ensurePackages, OSKIT_PACKAGES } from "../../support/packages";
+import { ROOT, TMP } from "../../support/paths";
 import { testPe } from "../../support/pe";
 
 const MiB = 1 << 20;
@@ -329,9 +332,18 @@ describe("publishing to AWS against the fake", function () {
     });
   });
 
-  it("uploads hello's aws disk with exactly its non-zero blocks (when the e2e tests built it)", async function () {
-    const hello = join(TMP, "disks-a", "hello.raw");
-    if (!existsSync(hello)) this.skip();
+  it("uploads hello's aws disk with exactly its non-zero blocks", async function () {
+    this.timeout(300000); // builds oskit's packages into the tests' shared store when it lacks them
+    const out = join(TMP, "aws-hello");
+    await build((await loadDefinitions([join(ROOT, "examples", "hello", "os.ts")])).manifest, {
+      store: await ensurePackages(OSKIT_PACKAGES),
+      formats: ["aws"],
+      outDir: out,
+      name: "hello",
+      platform: { os: "linux", architecture: "amd64" },
+      baseDir: join(ROOT, "examples", "hello"),
+    });
+    const hello = join(out, "hello.raw");
     const info = await diskInfo(hello);
     const sha = `sha256:${createHash("sha256").update(readFileSync(hello)).digest("hex")}`;
     const published = await publish(
