@@ -26,6 +26,7 @@ import {
   type BootMode,
 } from "./register";
 import type { RetryPolicy } from "./retry";
+import { importSnapshot, type ImportProgress, type ImportResult } from "./import";
 
 export interface PublishOptions {
   /** The raw disk. */
@@ -50,6 +51,19 @@ export interface PublishOptions {
   readonly owner: string;
   /** More tags for the snapshots and images. */
   readonly tags?: Readonly<Record<string, string>>;
+  /**
+   * How the disk becomes a snapshot: `direct` writes its non-zero blocks with the EBS direct APIs;
+   * `import` uploads it whole to `bucket` and runs EC2's ImportSnapshot. @default "direct"
+   */
+  readonly method?: "direct" | "import";
+  /** The S3 bucket of the import path (in `region`, readable by the role). */
+  readonly bucket?: string;
+  /** The VM Import service role of the import path. @default "vmimport" */
+  readonly roleName?: string;
+  /** Progress of the import path (the upload's parts, then the task). */
+  readonly importProgress?: (progress: ImportProgress) => void;
+  /** How long the import task may take. @default 3 hours */
+  readonly importTimeoutMs?: number;
   /** Register an AMI (false: the snapshot only). @default true */
   readonly register?: boolean;
   /** Adopt an image of this owner and digest instead of uploading again. @default true */
@@ -78,8 +92,10 @@ export interface Published {
   readonly images: Readonly<Record<string, RegionImage>>;
   /** True when an image of this owner and digest was found and nothing was uploaded. */
   readonly adopted: boolean;
-  /** The upload's figures (absent when adopted). */
+  /** The upload's figures (absent when adopted or imported). */
   readonly upload?: UploadResult;
+  /** The import path's figures (method "import"). */
+  readonly imported?: ImportResult;
   /** Snapshots of an earlier, killed run that were deleted. */
   readonly swept: readonly string[];
 }
@@ -241,7 +257,14 @@ export async function publish(options: PublishOptions, clients: AwsClients): Pro
   );
   const ebs = await clients.ebs(options.region);
   let upload: UploadResult | undefined;
-  for (let generation = 0; upload === undefined; generation++) {
+  let imported: ImportResult | undefined;
+  if (options.method === "import")
+    try {
+      imported = await importPath(options, clients, ec2);
+    } catch (error) {
+      return interrupted(error);
+    }
+  for (let generation = 0; upload === undefined && imported === undefined; generation++) {
     try {
       upload = await uploadSnapshot(
         {
@@ -276,13 +299,18 @@ export async function publish(options: PublishOptions, clients: AwsClients): Pro
       return interrupted(error);
     }
   }
-  snapshotId = upload.snapshotId;
+  const made = imported ?? upload!;
+  snapshotId = made.snapshotId;
   // Pending snapshots kept for a resume that StartSnapshot did not give back are leftovers too.
   for (const s of resumable)
     if (s.snapshotId !== snapshotId)
       await deleteSnapshot(ec2, s.snapshotId, options.retry).then(() => swept.push(s.snapshotId));
+  const figures = {
+    ...(upload !== undefined && { upload }),
+    ...(imported !== undefined && { imported }),
+  };
   if (!register)
-    return { region: options.region, snapshotId, images, adopted: false, upload, swept };
+    return { region: options.region, snapshotId, images, adopted: false, ...figures, swept };
 
   try {
     imageId = await registerImage(
@@ -290,7 +318,7 @@ export async function publish(options: PublishOptions, clients: AwsClients): Pro
       {
         name: options.name,
         snapshotId,
-        volumeSize: upload.volumeSize,
+        volumeSize: made.volumeSize,
         architecture: options.architecture,
         bootMode: options.bootMode,
         ...(options.tpm !== undefined && { tpm: options.tpm }),
@@ -305,7 +333,37 @@ export async function publish(options: PublishOptions, clients: AwsClients): Pro
   } catch (error) {
     interrupted(error);
   }
-  return { region: options.region, snapshotId, imageId, images, adopted: false, upload, swept };
+  return { region: options.region, snapshotId, imageId, images, adopted: false, ...figures, swept };
+}
+
+/** The import path: S3 and ImportSnapshot (import.ts), with the same description and tags. */
+async function importPath(
+  options: PublishOptions,
+  clients: AwsClients,
+  ec2: Awaited<ReturnType<AwsClients["ec2"]>>,
+): Promise<ImportResult> {
+  if (options.bucket === undefined || options.bucket === "")
+    throw new Error('method "import" needs a bucket: an S3 bucket in the region the role can read');
+  return importSnapshot(
+    {
+      path: options.path,
+      digest: options.digest,
+      ...(options.diskSize !== undefined && { diskSize: options.diskSize }),
+      bucket: options.bucket,
+      ...(options.roleName !== undefined && { roleName: options.roleName }),
+      description: `oskit ${options.name} ${options.digest}`.slice(0, 255),
+      tags: publishTags(options),
+      ...(options.encrypted !== undefined && { encrypted: options.encrypted }),
+      ...(options.kmsKeyArn !== undefined && { kmsKeyArn: options.kmsKeyArn }),
+      ...(options.parallel !== undefined && { parallel: options.parallel }),
+      ...(options.importTimeoutMs !== undefined && { timeoutMs: options.importTimeoutMs }),
+      ...(options.pollMs !== undefined && { pollMs: options.pollMs }),
+      ...(options.retry !== undefined && { retry: options.retry }),
+      ...(options.importProgress !== undefined && { progress: options.importProgress }),
+    },
+    await clients.s3(options.region),
+    ec2,
+  );
 }
 
 /** Removes every image of a publish (each region's copy) and their snapshots. */

@@ -240,9 +240,17 @@ function program(io: Io, done: (code: number) => void): Command {
     .option("--region <region>", "the region (default: $AWS_REGION)")
     .option("--name <name>", "the AMI's name (default: the file's name)")
     .option("--no-register", "upload the snapshot only")
-    .option("--endpoint <url>", "one endpoint for EC2 and EBS (tests, partitions)")
+    .option("--endpoint <url>", "one endpoint for EC2, EBS and S3 (tests, partitions)")
     .option("--ec2-endpoint <url>", "EC2's endpoint")
     .option("--ebs-endpoint <url>", "EBS direct's endpoint")
+    .option("--s3-endpoint <url>", "S3's endpoint, addressed path-style (--method import)")
+    .option(
+      "--method <method>",
+      "direct (EBS direct APIs, the blocks holding data) or import (S3 + ImportSnapshot)",
+      "direct",
+    )
+    .option("--bucket <bucket>", "the S3 bucket the import path uploads to (--method import)")
+    .option("--role-name <role>", "the VM Import service role (--method import; default: vmimport)")
     .option("--boot-mode <mode>", `${BOOT_MODES.join(", ")} (default: from the oskit format)`)
     .option("--arch <arch>", "amd64 or arm64 (default: read from the disk's EFI binary)")
     .option("--tpm", "give instances a TPM 2.0 (UEFI only)")
@@ -252,7 +260,7 @@ function program(io: Io, done: (code: number) => void): Command {
     )
     .option("--kms-key-arn <arn>", "the KMS key to encrypt with")
     .option("--copy-to <region>", "copy the AMI to another region (repeatable)", collect)
-    .option("--parallel <n>", "blocks uploaded at once", "32")
+    .option("--parallel <n>", "blocks (default: 32) or import parts (default: 8) uploaded at once")
     .action(async (artifact: string, opts: PushAwsOptions) =>
       done(await pushAwsCommand(io, artifact, opts)),
     );
