@@ -1,9 +1,17 @@
 /**
  * The EC2 Query API (service `ec2`, Version 2016-11-15) for what publishing an image needs:
  * DescribeSnapshots, DeleteSnapshot, RegisterImage, DescribeImages, DeregisterImage, CopyImage,
- * CreateTags and DeleteTags — answering XML in EC2's namespace, refusing what EC2 refuses.
+ * CreateTags and DeleteTags, and the import path's ImportSnapshot, DescribeImportSnapshotTasks and
+ * CancelImportTask — answering XML in EC2's namespace, refusing what EC2 refuses.
  */
-import type { FakeBlockDevice, FakeImage, FakeSnapshot, Tag } from "./state";
+import {
+  BLOCK_SIZE,
+  type FakeBlockDevice,
+  type FakeImage,
+  type FakeImportTask,
+  type FakeSnapshot,
+  type Tag,
+} from "./state";
 import {
   AwsError,
   requestId,
@@ -677,6 +685,206 @@ function copyImage(ctx: HandlerContext, req: FakeRequest, p: Params): Reply {
   return answer("CopyImage", { imageId: image.id });
 }
 
+// --- import -------------------------------------------------------------------------------
+
+const IMPORT_TASK_ID = /^import-snap-[0-9a-f]{8}([0-9a-f]{9})?$/;
+const IMPORT_FORMATS = ["RAW", "VMDK", "VHD"];
+
+/** The non-zero 512 KiB blocks of the bytes, as the snapshot keeps them. */
+function blocksOf(bytes: Buffer): Map<number, Buffer> {
+  const blocks = new Map<number, Buffer>();
+  for (let at = 0; at < bytes.length; at += BLOCK_SIZE) {
+    const block = Buffer.alloc(BLOCK_SIZE);
+    bytes.copy(block, 0, at, Math.min(at + BLOCK_SIZE, bytes.length));
+    if (block.some((b) => b !== 0)) blocks.set(at / BLOCK_SIZE, block);
+  }
+  return blocks;
+}
+
+/** What the task does in the background: read its object from S3 (unsigned, as the role would). */
+async function readObject(ctx: HandlerContext, task: FakeImportTask): Promise<void> {
+  const failure = ctx.state.importFailures.shift();
+  if (failure !== undefined) {
+    task.outcome = { kind: "failed", message: failure };
+    return;
+  }
+  if (task.format !== "RAW") {
+    task.outcome = {
+      kind: "failed",
+      message: `ClientError: this fake models RAW disks only, not ${task.format}`,
+    };
+    return;
+  }
+  if (ctx.s3Endpoint === undefined) {
+    task.outcome = {
+      kind: "failed",
+      message: "ClientError: the fake was started without an S3 endpoint",
+    };
+    return;
+  }
+  const url = `${ctx.s3Endpoint}/${encodeURIComponent(task.bucket)}/${task.key.split("/").map(encodeURIComponent).join("/")}`;
+  try {
+    const res = await fetch(url);
+    if (!res.ok) {
+      await res.arrayBuffer().catch(() => undefined);
+      task.outcome = {
+        kind: "failed",
+        message: `ClientError: Disk validation failed [We do not have access to the given resource. Reason ${res.status} ${res.statusText}]: s3://${task.bucket}/${task.key}`,
+      };
+      return;
+    }
+    const bytes = Buffer.from(await res.arrayBuffer());
+    if (bytes.length === 0) {
+      task.outcome = {
+        kind: "failed",
+        message: "ClientError: Disk validation failed [The disk image is empty]",
+      };
+      return;
+    }
+    task.outcome = { kind: "read", size: bytes.length, blocks: blocksOf(bytes) };
+  } catch (error) {
+    task.outcome = {
+      kind: "failed",
+      message: `ServerError: could not read the object (${String(error)})`,
+    };
+  }
+}
+
+function importSnapshot(ctx: HandlerContext, req: FakeRequest, p: Params): Reply {
+  const format = (p.get("DiskContainer.Format") ?? "").toUpperCase();
+  if (p.get("DiskContainer.Url") !== null)
+    throw bad(
+      "InvalidParameterValue",
+      "DiskContainer.Url (an HTTP URL) is not modelled by this fake; give a UserBucket.",
+    );
+  const bucket = p.get("DiskContainer.UserBucket.S3Bucket");
+  const key = p.get("DiskContainer.UserBucket.S3Key");
+  if (bucket === null || key === null) throw missing("diskContainer.userBucket");
+  if (!IMPORT_FORMATS.includes(format))
+    throw bad(
+      "InvalidParameterValue",
+      `Value (${p.get("DiskContainer.Format") ?? ""}) for parameter diskContainer.format is invalid. Valid values: ${IMPORT_FORMATS.join(", ")}`,
+    );
+  const roleName = p.get("RoleName") ?? "vmimport";
+  if (!ctx.importRoles.includes(roleName))
+    throw bad(
+      "InvalidParameter",
+      `The service role ${roleName} provided does not exist or does not have sufficient permissions`,
+    );
+  const encrypted = bool(p, "Encrypted") ?? false;
+  const kmsKeyId = p.get("KmsKeyId") ?? undefined;
+  if (kmsKeyId !== undefined && !encrypted)
+    throw bad("InvalidParameterCombination", "KmsKeyId requires the Encrypted flag to be set.");
+  const clientToken = p.get("ClientToken") ?? undefined;
+  if (clientToken !== undefined && clientToken.length > 64)
+    throw bad("InvalidParameterValue", "The client token must be at most 64 characters.");
+  const parameters = JSON.stringify(
+    [...p].filter(([k]) => !["ClientToken", "Action", "Version"].includes(k)).sort(),
+  );
+  if (clientToken !== undefined) {
+    const earlier = [...ctx.state.importTasks.values()].find(
+      (t) => t.clientToken === clientToken && t.region === req.region,
+    );
+    if (earlier) {
+      if (earlier.parameters !== parameters)
+        throw bad(
+          "IdempotentParameterMismatch",
+          "The client token was used with different parameters.",
+        );
+      return answer("ImportSnapshot", importTaskXml(ctx.state.refreshImport(earlier)));
+    }
+  }
+  const specs = tagSpecifications(p, ["import-snapshot-task"]);
+  const now = ctx.state.now();
+  const task: FakeImportTask = {
+    id: ctx.state.newId("import-snap"),
+    region: req.region,
+    ownerId: ctx.accountId,
+    description: p.get("Description") ?? undefined,
+    format,
+    bucket,
+    key,
+    roleName,
+    encrypted,
+    kmsKeyId,
+    clientToken,
+    parameters,
+    tags: specs.flatMap((s) => s.tags),
+    status: "active",
+    statusMessage: "pending",
+    progress: 0,
+    snapshotId: undefined,
+    createdAt: now,
+    endsAt: now + ctx.importDelayMs,
+    outcome: undefined,
+  };
+  ctx.state.importTasks.set(task.id, task);
+  void readObject(ctx, task);
+  return answer("ImportSnapshot", importTaskXml(task));
+}
+
+function importTaskXml(t: FakeImportTask): XmlObject {
+  return {
+    description: t.description,
+    importTaskId: t.id,
+    snapshotTaskDetail: {
+      description: t.description,
+      diskImageSize: t.outcome?.kind === "read" ? t.outcome.size : undefined,
+      encrypted: t.encrypted,
+      format: t.format,
+      kmsKeyId: t.kmsKeyId,
+      progress: t.status === "active" ? String(t.progress) : undefined,
+      snapshotId: t.snapshotId,
+      status: t.status,
+      statusMessage:
+        t.status === "active" && t.outcome !== undefined
+          ? "downloading/converting"
+          : t.statusMessage,
+      userBucket: { s3Bucket: t.bucket, s3Key: t.key },
+    },
+    tagSet: t.tags.length > 0 ? tagSet(t.tags) : undefined,
+  };
+}
+
+function importTaskOrThrow(ctx: HandlerContext, region: string, id: string): FakeImportTask {
+  const task = IMPORT_TASK_ID.test(id) ? ctx.state.importTasks.get(id) : undefined;
+  if (!task || task.region !== region)
+    throw bad(
+      "InvalidConversionTaskId.Malformed",
+      `The import task id '${id}' is malformed or does not exist.`,
+    );
+  return ctx.state.refreshImport(task);
+}
+
+function describeImportSnapshotTasks(ctx: HandlerContext, req: FakeRequest, p: Params): Reply {
+  const ids = [...list(p, "ImportTaskId"), ...list(p, "ImportTaskIds")];
+  const tasks =
+    ids.length > 0
+      ? ids.map((id) => importTaskOrThrow(ctx, req.region, id))
+      : [...ctx.state.importTasks.values()]
+          .filter((t) => t.region === req.region)
+          .map((t) => ctx.state.refreshImport(t));
+  return answer("DescribeImportSnapshotTasks", {
+    importSnapshotTaskSet: tasks.map((t) => importTaskXml(t)),
+  });
+}
+
+function cancelImportTask(ctx: HandlerContext, req: FakeRequest, p: Params): Reply {
+  const id = p.get("ImportTaskId");
+  if (id === null) throw missing("importTaskId");
+  const task = importTaskOrThrow(ctx, req.region, id);
+  if (task.status !== "active")
+    throw bad("IncorrectState", `The import task ${id} is ${task.status} and cannot be cancelled.`);
+  const previous = task.status;
+  task.status = "deleting";
+  task.statusMessage = `Cancelled: ${p.get("CancelReason") ?? "by the user"}`;
+  return answer("CancelImportTask", {
+    importTaskId: id,
+    previousState: previous,
+    state: "deleting",
+  });
+}
+
 // --- tags ------------------------------------------------------------------------------------
 
 function taggable(ctx: HandlerContext, region: string, id: string): { tags: Tag[] } {
@@ -718,6 +926,9 @@ const OPERATIONS = {
   CopyImage: copyImage,
   CreateTags: createTags,
   DeleteTags: deleteTags,
+  ImportSnapshot: importSnapshot,
+  DescribeImportSnapshotTasks: describeImportSnapshotTasks,
+  CancelImportTask: cancelImportTask,
 } as const satisfies Record<string, (ctx: HandlerContext, req: FakeRequest, p: Params) => Reply>;
 
 /** The parameters of an EC2 request: the form body of a POST, or the query of a GET. */

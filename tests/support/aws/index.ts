@@ -39,7 +39,16 @@
  *   VirtualizationType paravirtual, as EC2 does (recorded as `architectureDefaulted` and
  *   `virtualizationDefaulted`); DeleteSnapshot refuses a snapshot a registered image uses
  *   (`InvalidSnapshot.InUse`); CopyImage ClientTokens are at most 64 characters and idempotent.
- * Not modelled: incremental snapshots (ParentSnapshotId), ImportSnapshot, launch permissions.
+ * - Import: ImportSnapshot needs a UserBucket (Url is not modelled), Format RAW, VMDK or VHD, a
+ *   RoleName among `importRoles` (default `vmimport`; EC2's default when absent), Encrypted with a
+ *   KmsKeyId, a ClientToken of at most 64 characters (the same task for the same parameters,
+ *   `IdempotentParameterMismatch` for others). The task reads its object from `s3Endpoint` over
+ *   HTTP (an s3rver) and stays `active` at least `importDelayMs`; then it is `completed` with a
+ *   completed snapshot of the object's bytes (its blocks, to compare byte for byte), or `deleted`
+ *   with a StatusMessage when the object cannot be read, the format is not RAW (only RAW is
+ *   modelled) or a message was queued in `state.importFailures`. CancelImportTask ends it
+ *   `deleting`, then `deleted`.
+ * Not modelled: incremental snapshots (ParentSnapshotId), launch permissions.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -59,7 +68,15 @@ import {
 } from "./wire";
 
 export { BLOCK_SIZE, FakeState, Faults } from "./state";
-export type { Fault, FaultRule, FakeCall, FakeImage, FakeSnapshot, Tag } from "./state";
+export type {
+  Fault,
+  FaultRule,
+  FakeCall,
+  FakeImage,
+  FakeImportTask,
+  FakeSnapshot,
+  Tag,
+} from "./state";
 export { linearChecksum } from "./ebs";
 
 export interface AwsFakeOptions {
@@ -79,6 +96,12 @@ export interface AwsFakeOptions {
   readonly imageAvailableDelayMs?: number;
   /** The fake's clock relative to the real one (also `state.clockOffsetMs`). @default 0 */
   readonly clockOffsetMs?: number;
+  /** Where import tasks read their objects: an S3 endpoint addressed path-style (an s3rver). */
+  readonly s3Endpoint?: string;
+  /** The least time from ImportSnapshot to the task's end (`active` until then). @default 0 */
+  readonly importDelayMs?: number;
+  /** The roles VM Import may assume. @default ["vmimport"] */
+  readonly importRoles?: readonly string[];
 }
 
 export interface AwsFake {
@@ -179,6 +202,9 @@ export async function startAwsFake(options: AwsFakeOptions = {}): Promise<AwsFak
     completionDelayMs: options.completionDelayMs ?? 0,
     visibilityDelayMs: options.visibilityDelayMs ?? 0,
     imageAvailableDelayMs: options.imageAvailableDelayMs ?? 0,
+    s3Endpoint: options.s3Endpoint,
+    importDelayMs: options.importDelayMs ?? 0,
+    importRoles: options.importRoles ?? ["vmimport"],
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

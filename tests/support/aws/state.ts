@@ -90,6 +90,41 @@ export interface FakeImage {
   readonly clientToken?: string;
 }
 
+/** EC2's import task states (DescribeImportSnapshotTasks): `deleting`/`deleted` end it without a snapshot. */
+export type ImportTaskStatus = "active" | "completed" | "deleting" | "deleted";
+
+/** An ImportSnapshot task: it reads its S3 object over HTTP, then makes a completed snapshot of it. */
+export interface FakeImportTask {
+  readonly id: string;
+  readonly region: string;
+  readonly ownerId: string;
+  readonly description: string | undefined;
+  /** RAW, VMDK or VHD, as given (only RAW is modelled: the others end `deleted`). */
+  readonly format: string;
+  readonly bucket: string;
+  readonly key: string;
+  readonly roleName: string;
+  readonly encrypted: boolean;
+  readonly kmsKeyId: string | undefined;
+  readonly clientToken: string | undefined;
+  /** The request's parameters but the token, serialized, to tell a retry from a conflicting request. */
+  readonly parameters: string;
+  readonly tags: Tag[];
+  status: ImportTaskStatus;
+  statusMessage: string | undefined;
+  /** Percent, while active. */
+  progress: number;
+  snapshotId: string | undefined;
+  readonly createdAt: number;
+  /** The earliest time the task may end (the fake's `importDelayMs` after ImportSnapshot). */
+  readonly endsAt: number;
+  /** The object once read (its size and non-zero blocks), or why the task fails. */
+  outcome:
+    | { readonly kind: "read"; readonly size: number; readonly blocks: Map<number, Buffer> }
+    | { readonly kind: "failed"; readonly message: string }
+    | undefined;
+}
+
 export interface FakeCall {
   /** Milliseconds since the fake started. */
   readonly at: number;
@@ -176,6 +211,12 @@ export class Faults {
 export class FakeState {
   readonly snapshots = new Map<string, FakeSnapshot>();
   readonly images = new Map<string, FakeImage>();
+  readonly importTasks = new Map<string, FakeImportTask>();
+  /**
+   * StatusMessages the next import tasks end `deleted` with, one each (e.g.
+   * `ClientError: Disk validation failed [Unsupported specified file format]`).
+   */
+  readonly importFailures: string[] = [];
   readonly calls: FakeCall[] = [];
   /** Block bytes accepted by PutSnapshotBlock (rejected and dropped ones not counted). */
   bytesReceived = 0;
@@ -252,6 +293,63 @@ export class FakeState {
       }
     }
     return snapshot;
+  }
+
+  importTask(id: string): FakeImportTask {
+    const task = this.importTasks.get(id);
+    if (!task) throw new Error(`the AWS fake has no import task ${id}`);
+    return this.refreshImport(task);
+  }
+
+  /**
+   * @internal Applies the passage of time to an import task: once its object was read and its
+   * delay passed, it fails (`deleted`, with the reason) or makes a completed snapshot of the bytes.
+   */
+  refreshImport(task: FakeImportTask): FakeImportTask {
+    if (task.status === "deleting") {
+      task.status = "deleted";
+      return task;
+    }
+    if (task.status !== "active" || task.outcome === undefined) return task;
+    const now = this.now();
+    if (now < task.endsAt) {
+      task.progress = Math.min(
+        99,
+        Math.floor(((now - task.createdAt) / (task.endsAt - task.createdAt)) * 100),
+      );
+      return task;
+    }
+    if (task.outcome.kind === "failed") {
+      task.status = "deleted";
+      task.statusMessage = task.outcome.message;
+      return task;
+    }
+    const snapshot: FakeSnapshot = {
+      id: this.newId("snap"),
+      region: task.region,
+      ownerId: task.ownerId,
+      status: "completed",
+      statusMessage: "",
+      volumeSize: Math.max(1, Math.ceil(task.outcome.size / GIB)),
+      description: `Created by AWS-VMImport service for ${task.id}`,
+      tags: [],
+      encrypted: task.encrypted,
+      kmsKeyArn: task.kmsKeyId,
+      timeout: 60,
+      clientToken: undefined,
+      startParameters: "",
+      startTime: now,
+      visibleAt: now,
+      completesAt: now,
+      blocks: task.outcome.blocks,
+      checksums: new Map(),
+    };
+    this.snapshots.set(snapshot.id, snapshot);
+    task.snapshotId = snapshot.id;
+    task.status = "completed";
+    task.statusMessage = undefined;
+    task.progress = 100;
+    return task;
   }
 
   /** @internal */

@@ -35,6 +35,12 @@ export interface HandlerContext {
   readonly visibilityDelayMs: number;
   /** Delay between RegisterImage/CopyImage and `available`. */
   readonly imageAvailableDelayMs: number;
+  /** Where ImportSnapshot reads S3 objects (path-style): an s3rver. */
+  readonly s3Endpoint: string | undefined;
+  /** The least time from ImportSnapshot to the task's end. */
+  readonly importDelayMs: number;
+  /** The IAM roles VM Import may assume. */
+  readonly importRoles: readonly string[];
 }
 
 /** An error a handler throws to answer it; each service renders it in its own protocol. */
