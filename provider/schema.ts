@@ -5,6 +5,7 @@
  * test holds the two together (tests/unit/provider/schema.test.ts).
  */
 import { FORMATS } from "../sdk/formats/writers";
+import { BOOT_MODES } from "./aws/register";
 
 /** A value's type, in the package schema's terms. */
 export type TypeSpec =
@@ -64,6 +65,7 @@ const PACKAGE = "oskit";
 const ref = (token: string): TypeSpec => ({ $ref: `#/types/${token}` });
 const string: TypeSpec = { type: "string" };
 const integer: TypeSpec = { type: "integer" };
+const boolean: TypeSpec = { type: "boolean" };
 const arrayOf = (items: TypeSpec): TypeSpec => ({ type: "array", items });
 const mapOf = (additionalProperties: TypeSpec): TypeSpec => ({
   type: "object",
@@ -73,6 +75,7 @@ const mapOf = (additionalProperties: TypeSpec): TypeSpec => ({
 const any: TypeSpec = { $ref: "pulumi.json#/Any" };
 
 const IMAGE_BUILD_FILE = "provider/build/image-build.ts";
+const AMI_FILE = "provider/aws/ami.ts";
 
 /** The package's object and enum types, by token. */
 export const TYPES = {
@@ -80,6 +83,10 @@ export const TYPES = {
     "oskit:index:Format": {
       description: "A format oskit writes.",
       values: FORMATS,
+    },
+    "oskit:aws:BootMode": {
+      description: "How EC2 boots an AMI.",
+      values: BOOT_MODES,
     },
   } satisfies Readonly<Record<string, EnumSpec>>,
   objects: {
@@ -131,6 +138,49 @@ export const TYPES = {
         protocol: { type: string, description: "`tcp` or `udp`." },
       },
       required: ["address", "host", "guest", "protocol"],
+    },
+    "oskit:aws:Endpoints": {
+      description:
+        "Where the clients connect: a region, and endpoint overrides (tests, GovCloud, China).",
+      jsdoc: {
+        file: "provider/aws/clients.ts",
+        members: ["AwsEndpoints"],
+        described: "AwsEndpoints",
+      },
+      properties: {
+        ec2: {
+          type: string,
+          description: "EC2's endpoint, e.g. https://ec2.us-gov-west-1.amazonaws.com.",
+          default: "the region's",
+        },
+        ebs: { type: string, description: "EBS direct's endpoint.", default: "the region's" },
+      },
+      required: [],
+    },
+    "oskit:aws:RegionImage": {
+      description: "An image in a region, and its root snapshot.",
+      jsdoc: {
+        file: "provider/aws/publish.ts",
+        members: ["RegionImage"],
+        described: "RegionImage",
+        own: ["imageId", "snapshotId"],
+      },
+      properties: {
+        imageId: { type: string, description: "The AMI's id." },
+        snapshotId: { type: string, description: "Its root snapshot's id." },
+      },
+      required: ["imageId", "snapshotId"],
+    },
+    "oskit:aws:Owner": {
+      description:
+        "Who owns the AMI: tagged on everything, so two stacks never adopt or delete each other's.",
+      jsdoc: { file: AMI_FILE, members: ["AmiOwner"], described: "AmiOwner" },
+      properties: {
+        project: { type: string, description: "The Pulumi project." },
+        stack: { type: string, description: "The stack." },
+        resource: { type: string, description: "The resource's name." },
+      },
+      required: ["project", "stack", "resource"],
     },
   } satisfies Readonly<Record<string, ObjectSpec>>,
 };
@@ -270,6 +320,118 @@ const qemuVm = {
   required: ["artifact", "publish", "mem", "cpus", "stateDir", "pid", "ports", "consoleLog"],
 } as const satisfies ResourceSpec;
 
+const ami = {
+  description:
+    "Uploads an oskit disk straight into an EBS snapshot (only the blocks holding data) and registers it as an AMI: UEFI, ENA, IMDSv2 only, the architecture of the system. A new artifact replaces the AMI; `pulumi destroy` deregisters every copy and deletes their snapshots. The snapshots and AMIs are tagged with this stack and resource: an interrupted `pulumi up` resumes or cleans up what it started, and an AMI of the same artifact this resource made is adopted. Credentials come from the AWS SDK's default chain when the provider runs; none is in the state.",
+  jsdoc: {
+    file: "provider/aws/resource.ts",
+    members: ["AmiArgs", "Ami"],
+    described: "Ami",
+    own: ["artifact", "region", "owner"],
+  },
+  inputs: {
+    artifact: {
+      type: ref("oskit:index:Artifact"),
+      description:
+        'The disk to publish: an ImageBuild\'s `artifacts["aws"]` (or `["raw-efi"]`, `["raw-bios"]`, `["raw-hybrid"]`).',
+    },
+    region: {
+      type: string,
+      description: "The region to upload and register in.",
+      default: "AWS_REGION, else AWS_DEFAULT_REGION, where the plugin runs",
+    },
+    name: {
+      type: string,
+      description: "The AMI's name (the artifact's short digest is appended).",
+      default: "the resource's name",
+    },
+    architecture: {
+      type: string,
+      description: "amd64 or arm64.",
+      default: "read from the disk's EFI binary",
+    },
+    bootMode: {
+      type: ref("oskit:aws:BootMode"),
+      description: "uefi, legacy-bios or uefi-preferred.",
+      default: "from the format: uefi for aws and raw-efi",
+    },
+    tpm: {
+      type: boolean,
+      description: "Give instances a TPM 2.0 (UEFI only).",
+      default: "false",
+    },
+    encrypted: {
+      type: boolean,
+      description:
+        "Encrypt the snapshot. The default `aws/ebs` key cannot be shared with other accounts: give `kmsKeyArn` for an AMI others launch.",
+      default: "the account's EBS default",
+    },
+    kmsKeyArn: {
+      type: string,
+      description: "The KMS key of the snapshot (implies encrypted).",
+      default: "aws/ebs",
+    },
+    copyRegions: {
+      type: arrayOf(string),
+      description: "More regions to copy the AMI to, tagged the same.",
+      default: "none",
+    },
+    endpoints: {
+      type: ref("oskit:aws:Endpoints"),
+      description: "EC2 and EBS endpoints, for tests and partitions (GovCloud, China).",
+      default: "the region's",
+    },
+    tags: {
+      type: mapOf(string),
+      description: "More tags for the AMIs and snapshots.",
+      default: "none",
+    },
+    parallel: { type: integer, description: "Blocks uploaded at once.", default: "32" },
+  },
+  requiredInputs: ["artifact"],
+  outputs: {
+    owner: {
+      type: ref("oskit:aws:Owner"),
+      description:
+        "Who owns the AMI, from the resource's URN: its snapshots and AMIs are tagged `oskit:owner` = `PROJECT/STACK/RESOURCE`.",
+    },
+    imageId: { type: string, description: "The AMI in `region`." },
+    snapshotId: { type: string, description: "Its root snapshot." },
+    imageIds: {
+      type: mapOf(string),
+      description: "Each region's AMI id, the copies included.",
+    },
+    images: {
+      type: mapOf(ref("oskit:aws:RegionImage")),
+      description: "Each region's AMI and snapshot.",
+    },
+    amiName: { type: string, description: "The name registered." },
+    resolvedArchitecture: {
+      type: string,
+      description: "The AMI's architecture: x86_64 or arm64.",
+    },
+    resolvedBootMode: {
+      type: ref("oskit:aws:BootMode"),
+      description: "The AMI's boot mode.",
+    },
+  },
+  required: [
+    "artifact",
+    "region",
+    "name",
+    "copyRegions",
+    "tags",
+    "owner",
+    "imageId",
+    "snapshotId",
+    "imageIds",
+    "images",
+    "amiName",
+    "resolvedArchitecture",
+    "resolvedBootMode",
+  ],
+} as const satisfies ResourceSpec;
+
 /**
  * The resources, by token. Each area adds one entry here and its handler in
  * provider/plugin/resources.ts (the table there is keyed by these tokens, so one without the
@@ -278,6 +440,7 @@ const qemuVm = {
 export const RESOURCES = {
   "oskit:index:ImageBuild": imageBuild,
   "oskit:local:QemuVm": qemuVm,
+  "oskit:aws:Ami": ami,
 } as const satisfies Readonly<Record<string, ResourceSpec>>;
 
 export type ResourceToken = keyof typeof RESOURCES;

@@ -18,8 +18,11 @@ const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /** Who owns the AMI: tagged on everything, so two stacks never adopt or delete each other's. */
 export interface AmiOwner {
+  /** The Pulumi project. */
   readonly project: string;
+  /** The stack. */
   readonly stack: string;
+  /** The resource's name. */
   readonly resource: string;
 }
 

@@ -67,6 +67,7 @@ export class Ami extends pulumi.dynamic.Resource {
   declare readonly amiName: pulumi.Output<string>;
   /** The AMI's architecture: x86_64 or arm64. */
   declare readonly resolvedArchitecture: pulumi.Output<string>;
+  /** The AMI's boot mode. */
   declare readonly resolvedBootMode: pulumi.Output<BootMode>;
   /** The artifact published. */
   declare readonly artifact: pulumi.Output<Artifact>;

@@ -12,26 +12,38 @@ import { RESOURCES, type ResourceSpec, type ResourceToken } from "../schema";
 import { HANDLERS, type PluginResource } from "./resources";
 import { conceal, redact, reveal, type Props, type Revealed } from "./wire";
 
-/** The type token and name a URN holds (`urn:pulumi:STACK::PROJECT::[PARENT$]TYPE::NAME`). */
-export function parseUrn(urn: string): { readonly type: string; readonly name: string } {
+/** The stack, project, type token and name a URN holds (`urn:pulumi:STACK::PROJECT::[PARENT$]TYPE::NAME`). */
+export function parseUrn(urn: string): {
+  readonly stack: string;
+  readonly project: string;
+  readonly type: string;
+  readonly name: string;
+} {
   const parts = urn.split("::");
-  return { type: parts[2]?.split("$").pop() ?? "", name: parts.slice(3).join("::") };
+  return {
+    stack: parts[0]?.replace(/^urn:pulumi:/, "") ?? "",
+    project: parts[1] ?? "",
+    type: parts[2]?.split("$").pop() ?? "",
+    name: parts.slice(3).join("::"),
+  };
 }
 
 interface Resource {
   readonly spec: ResourceSpec;
   readonly work: PluginResource;
   readonly name: string;
+  readonly project: string;
+  readonly stack: string;
 }
 
 function resourceOf(urn: string, handlers: typeof HANDLERS): Resource {
-  const { type, name } = parseUrn(urn);
+  const { type, name, project, stack } = parseUrn(urn);
   if (!Object.hasOwn(RESOURCES, type))
     throw new Error(
       `unknown resource type "${type}"; oskit has ${Object.keys(RESOURCES).join(", ")}`,
     );
   const token = type as ResourceToken;
-  return { spec: RESOURCES[token], work: handlers[token], name };
+  return { spec: RESOURCES[token], work: handlers[token], name, project, stack };
 }
 
 /** Names of the properties to mark secret: the schema's secret ones, the inputs that carried one, and what goes with them. */
@@ -102,8 +114,8 @@ export function oskitProvider(options: ProviderOptions = {}): pulumi.Provider {
     check(urn, _olds, news: Props) {
       const given = reveal(news);
       return guarded(given.secrets, () => {
-        const { spec, work, name } = resourceOf(urn, handlers);
-        const { inputs, failures } = work.check(given.props, { name, cwd });
+        const { spec, work, name, project, stack } = resourceOf(urn, handlers);
+        const { inputs, failures } = work.check(given.props, { name, project, stack, cwd });
         return Promise.resolve({
           inputs: conceal(inputs, secretNames(spec, given.secret)),
           failures: failures.map((f) => ({ ...f, reason: redact(f.reason, given.secrets) })),

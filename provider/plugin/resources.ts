@@ -24,6 +24,15 @@ import {
   type QemuVmInputs,
   type QemuVmOutputs,
 } from "../local/qemu-vm";
+import {
+  checkAmi,
+  createAmi,
+  deleteAmi,
+  diffAmi,
+  updateAmi,
+  type AmiInputs,
+  type AmiOutputs,
+} from "../aws/ami";
 import type { Manifest } from "../../sdk/manifest/schema";
 import { ociArchitecture } from "../../sdk/resolve/oci";
 import type { ResourceToken } from "../schema";
@@ -33,6 +42,10 @@ import type { Props } from "./wire";
 export interface CheckContext {
   /** The resource's name (from its URN). */
   readonly name: string;
+  /** The Pulumi project (from the URN). */
+  readonly project: string;
+  /** The stack (from the URN). */
+  readonly stack: string;
   /** The program's directory (the plugin runs in it). */
   readonly cwd: string;
 }
@@ -120,8 +133,51 @@ const qemuVm: PluginResource = {
   delete: (olds) => deleteQemuVm(olds as unknown as QemuVmOutputs),
 };
 
+/**
+ * An AMI: the region from the plugin's environment when not given (Pulumi's `aws:region` is
+ * another provider's configuration), the owner from the URN. The AWS clients take their
+ * credentials from the SDK's default chain in the plugin's environment, as the dynamic provider's
+ * do in the program's.
+ */
+const ami: PluginResource = {
+  check(news, { name, project, stack }) {
+    const region = news.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+    const filled = {
+      ...news,
+      ...(region !== undefined && { region }),
+      name: news.name ?? name,
+      copyRegions: news.copyRegions ?? [],
+      tags: news.tags ?? {},
+      owner: { project, stack, resource: name },
+    };
+    const { inputs, failures } = checkAmi(filled as unknown as AmiInputs);
+    return {
+      inputs: inputs as unknown as Props,
+      failures:
+        region === undefined
+          ? [
+              { property: "region", reason: "give region, or set AWS_REGION where Pulumi runs" },
+              ...failures.filter((f) => f.property !== "region"),
+            ]
+          : failures,
+    };
+  },
+  diff: (olds, news) =>
+    Promise.resolve(diffAmi(olds as unknown as AmiOutputs, news as unknown as AmiInputs)),
+  async create(inputs) {
+    const { id, outs } = await createAmi(inputs as unknown as AmiInputs);
+    return { id, outs: outs as unknown as Props };
+  },
+  async update(olds, news) {
+    const outs = await updateAmi(olds as unknown as AmiOutputs, news as unknown as AmiInputs);
+    return outs as unknown as Props;
+  },
+  delete: (olds) => deleteAmi(olds as unknown as AmiOutputs),
+};
+
 /** Every resource of the schema has its work here (a token without one does not compile). */
 export const HANDLERS: { readonly [T in ResourceToken]: PluginResource } = {
   "oskit:index:ImageBuild": imageBuild,
   "oskit:local:QemuVm": qemuVm,
+  "oskit:aws:Ami": ami,
 };

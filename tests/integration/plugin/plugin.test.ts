@@ -11,10 +11,15 @@ import type { PluginInfo } from "@pulumi/pulumi/proto/plugin_pb";
 import * as pb from "@pulumi/pulumi/proto/provider_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { FileData } from "../../../sdk/assemble/file-data";
+import { FileTree } from "../../../sdk/assemble/tree";
+import { WRITERS } from "../../../sdk/formats/writers";
 import { ociArchitecture } from "../../../sdk/resolve/oci";
 import { ContentStore } from "../../../sdk/resolve/store/store";
+import { startAwsFake, type AwsFake } from "../../support/aws";
 import { storeImage } from "../../support/images";
 import { ROOT } from "../../support/paths";
+import { testPe } from "../../support/pe";
 import { tarOf } from "../../support/tar";
 
 type Props = Record<string, unknown>;
@@ -61,15 +66,57 @@ async function fakeEngine(logs: string[]): Promise<{ server: grpc.Server; addres
   return { server, address: `127.0.0.1:${port}` };
 }
 
+/** An oskit `aws` disk of a tiny system (a UKI-shaped PE of 1 MiB): a few blocks of data. */
+async function tinyAwsDisk(dir: string) {
+  const tree = new FileTree();
+  const file = (data: Buffer, mode = 0o644) => ({
+    kind: "file" as const,
+    mode,
+    data: FileData.of(data),
+    uid: 0,
+    gid: 0,
+  });
+  const text = Buffer.alloc(1 << 20);
+  for (let i = 0; i < text.length; i += 4096) text.writeUInt32LE(i, i);
+  tree.set(
+    "/boot/kernel",
+    file(testPe({ majorImageVersion: 1, sections: [{ name: ".text", data: text }] })),
+  );
+  tree.set("/boot/cmdline", file(Buffer.from("console=ttyS0")));
+  tree.set("/init", file(Buffer.from("#!/bin/sh\n"), 0o755));
+  const [disk] = await WRITERS.aws.write(tree, {
+    dir,
+    name: "tiny",
+    mtime: 1492533000,
+    efiStub: testPe(),
+    manifestDigest: `sha256:${"0".repeat(64)}`,
+    shared: new Map(),
+  });
+  return {
+    format: "aws",
+    path: join(dir, disk!.name),
+    sha256: disk!.sha256,
+    size: disk!.size,
+    files: [
+      { name: disk!.name, path: join(dir, disk!.name), sha256: disk!.sha256, size: disk!.size },
+    ],
+  };
+}
+
 /** Starts the plugin as Pulumi does: the executable, the engine's address, the program's directory; its first stdout line is its port. */
 function startPlugin(
   engine: string,
   cwd: string,
   output: string[],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<{ child: ChildProcessWithoutNullStreams; port: number }> {
   const child = spawn(PLUGIN, [engine], {
     cwd,
-    env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}` },
+    env: {
+      ...process.env,
+      ...env,
+      PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH}`,
+    },
   });
   child.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   return new Promise((resolve, reject) => {
@@ -103,6 +150,8 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
   let engine: grpc.Server;
   let plugin: ChildProcessWithoutNullStreams;
   let client: ResourceProviderClient;
+  let aws: AwsFake;
+  let artifact: Props;
   const logs: string[] = [];
   const output: string[] = [];
 
@@ -118,9 +167,19 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
       layers: [await tarOf({ "bin/app": "v1" })],
       entrypoint: ["/bin/app"],
     });
+    artifact = await tinyAwsDisk(dir);
+    aws = await startAwsFake({ region: "eu-west-1" });
     const fake = await fakeEngine(logs);
     engine = fake.server;
-    const started = await startPlugin(fake.address, program, output);
+    // The user's environment: the SDK's default chain finds the credentials there, and nothing else.
+    const started = await startPlugin(fake.address, program, output, {
+      AWS_ACCESS_KEY_ID: aws.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey,
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: undefined,
+      AWS_REGION: undefined,
+      AWS_DEFAULT_REGION: undefined,
+    });
     plugin = started.child;
     client = new ResourceProviderClient(
       `127.0.0.1:${started.port}`,
@@ -128,10 +187,11 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
     );
   });
 
-  after(() => {
+  after(async () => {
     client?.close();
     plugin?.kill();
     engine?.forceShutdown();
+    await aws?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -297,9 +357,114 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
     );
   });
 
-  it("no secret value reached the plugin's output or the engine's log", () => {
+  const AMI_URN = "urn:pulumi:test::program::oskit:aws:Ami::web";
+  async function checkAmi(props: Props) {
+    const request = new pb.CheckRequest();
+    request.setUrn(AMI_URN);
+    request.setOlds(struct({}));
+    request.setNews(struct(props));
+    return call<pb.CheckResponse>((done) => client.check(request, done));
+  }
+  const failuresOf = (response: pb.CheckResponse) =>
+    Object.fromEntries(response.getFailuresList().map((f) => [f.getProperty(), f.getReason()]));
+
+  it("Ami: Check names each bad input, asks for a region, and refuses credentials in an endpoint", async () => {
+    const bad = failuresOf(
+      await checkAmi({
+        artifact: { ...artifact, format: "tar", sha256: "md5:0" },
+        region: "Europe",
+        copyRegions: ["us-east-1", "us-east-1"],
+        endpoints: { ec2: "http://AKID:secret@127.0.0.1:1", ebs: "ftp://127.0.0.1:2" },
+        tags: { "oskit:owner": "me" },
+        parallel: 0,
+        bootMode: "bios",
+      }),
+    );
+    assert.deepEqual(Object.keys(bad).sort(), [
+      "artifact.format",
+      "artifact.sha256",
+      "bootMode",
+      "copyRegions[1]",
+      "endpoints.ebs",
+      "endpoints.ec2",
+      "parallel",
+      "region",
+      "tags.oskit:owner",
+    ]);
+    assert.match(bad["endpoints.ec2"]!, /default chain/);
+    assert.equal(JSON.stringify(bad).includes("secret@"), false);
+
+    const noRegion = failuresOf(await checkAmi({ artifact }));
+    assert.deepEqual(Object.keys(noRegion), ["region"]);
+    assert.match(noRegion.region!, /AWS_REGION/);
+    assert.deepEqual(Object.keys(failuresOf(await checkAmi({}))).sort(), ["artifact", "region"]);
+  });
+
+  it("Ami: Create uploads and registers it in the fake with the plugin's environment credentials; Delete removes it", async () => {
+    const checked = await checkAmi({
+      artifact,
+      region: "eu-west-1",
+      endpoints: { ec2: aws.endpoint, ebs: aws.endpoint },
+      tags: { team: "os" },
+    });
+    assert.deepEqual(checked.getFailuresList(), []);
+    const inputs = checked.getInputs()!.toJavaScript();
+    assert.deepEqual(inputs.owner, { project: "program", stack: "test", resource: "web" });
+    assert.equal(inputs.name, "web");
+
+    const request = new pb.CreateRequest();
+    request.setUrn(AMI_URN);
+    request.setProperties(checked.getInputs());
+    const made = await call<pb.CreateResponse>((done) => client.create(request, done));
+    const outs = made.getProperties()!.toJavaScript() as {
+      imageId: string;
+      snapshotId: string;
+      images: Record<string, { imageId: string }>;
+      resolvedArchitecture: string;
+    };
+    const image = aws.state.image(made.getId());
+    assert.equal(outs.imageId, made.getId());
+    assert.equal(image.state, "available");
+    assert.equal(image.architecture, "x86_64");
+    assert.equal(outs.resolvedArchitecture, "x86_64");
+    assert.deepEqual(outs.images, {
+      "eu-west-1": { imageId: image.id, snapshotId: outs.snapshotId },
+    });
+    assert.deepEqual(Object.fromEntries(image.tags.map((t) => [t.Key, t.Value])), {
+      team: "os",
+      "oskit:artifact-sha256": artifact.sha256,
+      "oskit:owner": "program/test/web",
+      "oskit:format": "aws",
+    });
+    const disk = readFileSync(artifact.path as string);
+    assert.ok(
+      aws.state.disk(outs.snapshotId, disk.length).equals(disk),
+      "the snapshot is the disk",
+    );
+
+    const again = new pb.DiffRequest();
+    again.setId(made.getId());
+    again.setUrn(AMI_URN);
+    again.setOlds(made.getProperties());
+    again.setNews(checked.getInputs());
+    const none = await call<pb.DiffResponse>((done) => client.diff(again, done));
+    assert.equal(none.getChanges(), pb.DiffResponse.DiffChanges.DIFF_NONE);
+
+    const removal = new pb.DeleteRequest();
+    removal.setId(made.getId());
+    removal.setUrn(AMI_URN);
+    removal.setProperties(made.getProperties());
+    await call<Empty>((done) => client.delete(removal, done));
+    assert.equal(aws.state.image(made.getId()).state, "deregistered");
+    assert.equal(aws.state.snapshots.has(outs.snapshotId), false);
+    assert.deepEqual(aws.state.leftovers(), []);
+  });
+
+  it("no secret value or credential reached the plugin's output or the engine's log", () => {
     const said = [...output, ...logs].join("\n");
     assert.ok(output.join("").length > 0, "the port at least");
     assert.equal(said.includes(SECRET), false, said);
+    assert.equal(said.includes(aws.credentials.secretAccessKey), false, said);
+    assert.equal(said.includes(aws.credentials.accessKeyId), false, said);
   });
 });

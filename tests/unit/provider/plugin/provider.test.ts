@@ -8,12 +8,51 @@ const secret = (value: unknown) => ({ [SIG]: "1b47061264138c4ac30d75fd1eb44270",
 const URN = "urn:pulumi:dev::site::oskit:index:ImageBuild::web";
 
 describe("the plugin's provider", () => {
-  it("reads the type and name from a URN, under a parent and with :: in the name", () => {
-    assert.deepEqual(parseUrn(URN), { type: "oskit:index:ImageBuild", name: "web" });
+  it("reads the stack, project, type and name from a URN, under a parent and with :: in the name", () => {
+    assert.deepEqual(parseUrn(URN), {
+      stack: "dev",
+      project: "site",
+      type: "oskit:index:ImageBuild",
+      name: "web",
+    });
     assert.deepEqual(parseUrn("urn:pulumi:dev::site::my:Component$oskit:index:ImageBuild::a::b"), {
+      stack: "dev",
+      project: "site",
       type: "oskit:index:ImageBuild",
       name: "a::b",
     });
+  });
+
+  it("Check of an Ami takes the owner from the URN and the region from AWS_REGION", async () => {
+    const saved = process.env.AWS_REGION;
+    process.env.AWS_REGION = "eu-north-1";
+    try {
+      const provider = oskitProvider({ cwd: "/srv/site" });
+      const artifact = {
+        format: "aws",
+        path: "/srv/site/os.raw",
+        sha256: `sha256:${"a".repeat(64)}`,
+        size: 1,
+        files: [],
+      };
+      const result = await provider.check!(
+        "urn:pulumi:prod::site::oskit:aws:Ami::web",
+        {},
+        { artifact, owner: { project: "other", stack: "x", resource: "y" } },
+      );
+      assert.deepEqual(result.failures, []);
+      assert.deepEqual(result.inputs, {
+        artifact,
+        owner: { project: "site", stack: "prod", resource: "web" },
+        region: "eu-north-1",
+        name: "web",
+        copyRegions: [],
+        tags: {},
+      });
+    } finally {
+      if (saved === undefined) delete process.env.AWS_REGION;
+      else process.env.AWS_REGION = saved;
+    }
   });
 
   it("Check fills the defaults from the program's directory and marks the schema's secrets", async () => {
