@@ -47,6 +47,12 @@ export interface AmiInputs {
   readonly endpoints?: AwsEndpoints;
   readonly tags: Readonly<Record<string, string>>;
   readonly owner: AmiOwner;
+  /** `direct` (EBS direct APIs) or `import` (S3 and ImportSnapshot). @default "direct" */
+  readonly method?: "direct" | "import";
+  /** The import path's S3 bucket, in `region`. */
+  readonly bucket?: string;
+  /** The import path's VM Import service role. @default "vmimport" */
+  readonly roleName?: string;
   /** Blocks in flight. @default 32 */
   readonly parallel?: number;
 }
@@ -156,7 +162,7 @@ export function checkAmi(raw: AmiInputs): { inputs: AmiInputs; failures: CheckFa
   const endpoints = news.endpoints;
   if (endpoints !== undefined && !isUnknown(endpoints)) {
     if (endpoints === null || typeof endpoints !== "object")
-      fail("endpoints", "expected { ec2?: URL, ebs?: URL }");
+      fail("endpoints", "expected { ec2?: URL, ebs?: URL, s3?: URL }");
     else
       for (const [key, url] of Object.entries(endpoints as Record<string, unknown>)) {
         if (isUnknown(url)) continue;
@@ -166,7 +172,8 @@ export function checkAmi(raw: AmiInputs): { inputs: AmiInputs; failures: CheckFa
         } catch {
           parsed = undefined;
         }
-        if (!["ec2", "ebs"].includes(key)) fail(`endpoints.${key}`, "expected ec2 or ebs");
+        if (!["ec2", "ebs", "s3"].includes(key))
+          fail(`endpoints.${key}`, "expected ec2, ebs or s3");
         else if (parsed === undefined || !/^https?:$/.test(parsed.protocol))
           fail(`endpoints.${key}`, "expected an http(s) URL");
         else if (parsed.username !== "" || parsed.password !== "")
@@ -188,6 +195,21 @@ export function checkAmi(raw: AmiInputs): { inputs: AmiInputs; failures: CheckFa
           fail(`tags.${key}`, "expected a string of at most 256 characters");
       }
   }
+  const method = news.method;
+  if (method !== undefined && !isUnknown(method) && method !== "direct" && method !== "import")
+    fail("method", `${JSON.stringify(method)}: expected "direct" or "import"`);
+  for (const key of ["bucket", "roleName"] as const)
+    if (
+      news[key] !== undefined &&
+      !isUnknown(news[key]) &&
+      (typeof news[key] !== "string" || news[key] === "")
+    )
+      fail(key, "expected a non-empty string");
+  if (method === "import" && (news.bucket === undefined || news.bucket === null))
+    fail(
+      "bucket",
+      'method "import" needs an S3 bucket in the region that the vmimport role can read',
+    );
   const parallel = news.parallel;
   if (parallel !== undefined && !(Number.isSafeInteger(parallel) && (parallel as number) >= 1))
     fail("parallel", "expected a whole number of at least 1");
@@ -227,7 +249,9 @@ export function diffAmi(
   replaces.push(...REPLACING.filter((key) => !same(olds[key], news[key])));
   const changed = [
     ...replaces,
-    ...(["endpoints", "parallel"] as const).filter((key) => !same(olds[key], news[key])),
+    ...(["endpoints", "parallel", "method", "bucket", "roleName"] as const).filter(
+      (key) => !same(olds[key], news[key]),
+    ),
   ];
   if (olds.imageId === undefined) changed.push("imageId");
   return {
@@ -311,6 +335,9 @@ export async function createAmi(
         owner: ownerTag(inputs.owner),
         tags: inputs.tags,
         ...(inputs.parallel !== undefined && { parallel: inputs.parallel }),
+        ...(inputs.method !== undefined && { method: inputs.method }),
+        ...(inputs.bucket !== undefined && { bucket: inputs.bucket }),
+        ...(inputs.roleName !== undefined && { roleName: inputs.roleName }),
         ...(deps.pollMs !== undefined && { pollMs: deps.pollMs }),
         ...(deps.sleep !== undefined && { retry: { sleep: deps.sleep } }),
       },

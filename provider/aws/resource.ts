@@ -36,6 +36,17 @@ export interface AmiArgs {
   readonly endpoints?: pulumi.Input<AwsEndpoints>;
   /** More tags for the AMIs and snapshots. @default none */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /**
+   * How the disk becomes a snapshot: `direct` writes only its blocks holding data with the EBS
+   * direct APIs; `import` uploads it whole to `bucket` and runs EC2's ImportSnapshot with the
+   * `roleName` service role (for accounts that allow S3 and VM Import but not EBS direct).
+   * @default "direct"
+   */
+  readonly method?: pulumi.Input<"direct" | "import">;
+  /** The S3 bucket, in `region`, that the import path uploads to. @default none */
+  readonly bucket?: pulumi.Input<string>;
+  /** The VM Import service role of the import path. @default "vmimport" */
+  readonly roleName?: pulumi.Input<string>;
   /** Blocks uploaded at once. @default 32 */
   readonly parallel?: number;
 }
@@ -100,6 +111,9 @@ export class Ami extends pulumi.dynamic.Resource {
         tags: args.tags ?? {},
         owner,
         ...(args.parallel !== undefined && { parallel: args.parallel }),
+        ...(args.method !== undefined && { method: args.method }),
+        ...(args.bucket !== undefined && { bucket: args.bucket }),
+        ...(args.roleName !== undefined && { roleName: args.roleName }),
         imageId: undefined,
         snapshotId: undefined,
         imageIds: undefined,

@@ -19,6 +19,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EC2Client, ImportSnapshotCommand } from "@aws-sdk/client-ec2";
+import { checkAmi, createAmi, diffAmi, type AmiInputs } from "../../../provider/aws/ami";
 import { sdkClients } from "../../../provider/aws/clients";
 import {
   importSnapshot,
@@ -246,6 +247,43 @@ describe("the AWS import path: S3 multipart upload and ImportSnapshot", function
     );
     assert.equal(fake.state.importTask(slow.ImportTaskId!).status, "deleted");
     ec2.destroy();
+  });
+
+  it("oskit.aws.Ami with method import: checked, published through S3, and method/bucket/roleName are updates", async () => {
+    const inputs: AmiInputs = {
+      artifact: { format: "raw-efi", path: disk, sha256: digest, size: 36 * MiB, files: [] },
+      region: "eu-west-1",
+      name: "web",
+      copyRegions: [],
+      endpoints: { ec2: fake.endpoint, ebs: fake.endpoint, s3: s3.endpoint },
+      tags: {},
+      owner: { project: "test", stack: "dev", resource: "imported-web" },
+      method: "import",
+      bucket: s3.bucket,
+      roleName: "vmimport",
+    };
+    assert.deepEqual(checkAmi(inputs).failures, []);
+    const failures = checkAmi({
+      ...inputs,
+      bucket: undefined,
+      method: "copy" as "import",
+    }).failures;
+    assert.deepEqual(
+      failures.map((f) => f.property),
+      ["method"],
+    );
+    assert.deepEqual(
+      checkAmi({ ...inputs, bucket: undefined }).failures.map((f) => f.property),
+      ["bucket"],
+    );
+    const { outs } = await createAmi(inputs, { pollMs: 20, sleep: () => Promise.resolve() });
+    const bytes = readFileSync(disk);
+    assert.ok(fake.state.disk(outs.snapshotId!, bytes.length).equals(bytes));
+    assert.equal(fake.state.image(outs.imageId!).name, outs.amiName);
+    assert.equal(await objectStatus(), 404);
+    const diff = diffAmi(outs, { ...inputs, method: "direct", bucket: undefined });
+    assert.deepEqual(diff.replaces, []);
+    assert.ok(diff.changes);
   });
 
   it("oskit push aws --method import uploads through S3, prints the ids, and leaves no object", async () => {
