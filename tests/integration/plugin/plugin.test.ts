@@ -11,15 +11,12 @@ import type { PluginInfo } from "@pulumi/pulumi/proto/plugin_pb";
 import * as pb from "@pulumi/pulumi/proto/provider_pb";
 import { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
-import { FileData } from "../../../sdk/assemble/file-data";
-import { FileTree } from "../../../sdk/assemble/tree";
-import { WRITERS } from "../../../sdk/formats/writers";
 import { ociArchitecture } from "../../../sdk/resolve/oci";
 import { ContentStore } from "../../../sdk/resolve/store/store";
 import { startAwsFake, type AwsFake } from "../../support/aws";
+import { tinyAwsDisk } from "../../support/aws-disk";
 import { storeImage } from "../../support/images";
 import { ROOT } from "../../support/paths";
-import { testPe } from "../../support/pe";
 import { tarOf } from "../../support/tar";
 
 type Props = Record<string, unknown>;
@@ -64,43 +61,6 @@ async function fakeEngine(logs: string[]): Promise<{ server: grpc.Server; addres
     ),
   );
   return { server, address: `127.0.0.1:${port}` };
-}
-
-/** An oskit `aws` disk of a tiny system (a UKI-shaped PE of 1 MiB): a few blocks of data. */
-async function tinyAwsDisk(dir: string) {
-  const tree = new FileTree();
-  const file = (data: Buffer, mode = 0o644) => ({
-    kind: "file" as const,
-    mode,
-    data: FileData.of(data),
-    uid: 0,
-    gid: 0,
-  });
-  const text = Buffer.alloc(1 << 20);
-  for (let i = 0; i < text.length; i += 4096) text.writeUInt32LE(i, i);
-  tree.set(
-    "/boot/kernel",
-    file(testPe({ majorImageVersion: 1, sections: [{ name: ".text", data: text }] })),
-  );
-  tree.set("/boot/cmdline", file(Buffer.from("console=ttyS0")));
-  tree.set("/init", file(Buffer.from("#!/bin/sh\n"), 0o755));
-  const [disk] = await WRITERS.aws.write(tree, {
-    dir,
-    name: "tiny",
-    mtime: 1492533000,
-    efiStub: testPe(),
-    manifestDigest: `sha256:${"0".repeat(64)}`,
-    shared: new Map(),
-  });
-  return {
-    format: "aws",
-    path: join(dir, disk!.name),
-    sha256: disk!.sha256,
-    size: disk!.size,
-    files: [
-      { name: disk!.name, path: join(dir, disk!.name), sha256: disk!.sha256, size: disk!.size },
-    ],
-  };
 }
 
 /** Starts the plugin as Pulumi does: the executable, the engine's address, the program's directory; its first stdout line is its port. */

@@ -1,12 +1,14 @@
 /**
- * The dynamic provider as a user has it: oskit installed from `npm pack` into a fresh project
- * with @pulumi/pulumi, a program there registers an ImageBuild (under Pulumi's mocks, which
- * serialize the provider exactly as `pulumi up` does), and a new Node process loads the
- * serialized text the way Pulumi's dynamic-provider host does (`require-from-string`, in the
- * program's directory) and drives it: check, create, diff, delete.
+ * The dynamic providers as a user has them: oskit installed from `npm pack` into a fresh project
+ * with @pulumi/pulumi (once for the suite), a program there registers an ImageBuild or an Ami
+ * (under Pulumi's mocks, which serialize the provider exactly as `pulumi up` does), and a new Node
+ * process loads the serialized text the way Pulumi's dynamic-provider host does
+ * (`require-from-string`, in the program's directory) and drives it: check, create, diff, delete
+ * (the Ami's against the local EC2/EBS fake, with the credentials in that process's environment).
  */
 import { strict as assert } from "node:assert";
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import {
   existsSync,
   mkdirSync,
@@ -18,6 +20,8 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { ContentStore } from "../../../sdk/resolve/store/store";
+import { startAwsFake, type AwsFake } from "../../support/aws";
+import { tinyAwsDisk } from "../../support/aws-disk";
 import { storeImage } from "../../support/images";
 import { ROOT, TMP } from "../../support/paths";
 import { tarOf } from "../../support/tar";
@@ -30,20 +34,34 @@ const NPM_FLAGS = [
   "--loglevel=error",
 ];
 
-/** Runs a script with Node in `cwd`; returns what it printed on stdout as JSON. */
-function runNode(cwd: string, script: string, env: NodeJS.ProcessEnv = {}): unknown {
+/**
+ * Runs a script with Node in `cwd`; returns the last line it printed on stdout, as JSON. The test
+ * process goes on serving (the AWS fake lives in it) while the script runs.
+ */
+async function runNode(cwd: string, script: string, env: NodeJS.ProcessEnv = {}): Promise<unknown> {
   const file = join(cwd, `script-${readdirSync(cwd).length}.js`);
   writeFileSync(file, script);
-  const result = spawnSync(process.execPath, [file], {
-    cwd,
-    env: { ...process.env, ...env },
-    encoding: "utf8",
-  });
-  assert.equal(result.status, 0, `${result.stderr}\n${result.stdout}`);
-  return JSON.parse(result.stdout.trim().split("\n").pop()!);
+  const child = spawn(process.execPath, [file], { cwd, env: { ...process.env, ...env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const [status] = (await once(child, "close")) as [number | null];
+  assert.equal(status, 0, `${stderr}\n${stdout}`);
+  return JSON.parse(stdout.trim().split("\n").pop()!);
 }
 
-describe("the ImageBuild provider, serialized and run where Pulumi runs it", function () {
+/** The host's side: a new process in the program's directory loads the serialized provider as Pulumi does. */
+const LOAD_PROVIDER = `
+const { readFileSync } = require("node:fs");
+const { dirname } = require("node:path");
+const requireFromString = require(require.resolve("require-from-string", {
+  paths: [dirname(require.resolve("@pulumi/pulumi"))],
+}));
+const load = (file) => requireFromString(readFileSync(file, "utf8")).handler();
+`;
+
+describe("oskit's dynamic providers, serialized and run where Pulumi runs them", function () {
   this.timeout(180000);
   let dir: string;
   let project: string;
@@ -90,9 +108,19 @@ describe("the ImageBuild provider, serialized and run where Pulumi runs it", fun
   });
   after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-  it("checks, builds, finds nothing to do, and deletes — with nothing of this checkout", () => {
+  /** Environment without AWS credentials or settings of this machine. */
+  const noAws = {
+    AWS_ACCESS_KEY_ID: undefined,
+    AWS_SECRET_ACCESS_KEY: undefined,
+    AWS_SESSION_TOKEN: undefined,
+    AWS_PROFILE: undefined,
+    AWS_REGION: undefined,
+    AWS_DEFAULT_REGION: undefined,
+  };
+
+  it("ImageBuild: checks, builds, finds nothing to do, and deletes — with nothing of this checkout", async () => {
     // the program, in the user's project: mocks hand back what the engine would be given
-    const registered = runNode(
+    const registered = (await runNode(
       project,
       `
 const pulumi = require("@pulumi/pulumi");
@@ -115,7 +143,7 @@ pulumi.runtime.setMocks({
   console.log(JSON.stringify(registered[0]));
 });
 `,
-    ) as Record<string, unknown>;
+    )) as Record<string, unknown>;
     const provider = registered.__provider as string;
     assert.equal(typeof provider, "string");
     assert.ok(!provider.includes(ROOT), "the serialized provider names nothing of this checkout");
@@ -126,16 +154,12 @@ pulumi.runtime.setMocks({
     writeFileSync(join(project, "inputs.json"), JSON.stringify(inputs));
 
     // the host: a new process, in the program's directory, loading the text as Pulumi does
-    const outcome = runNode(
+    const outcome = (await runNode(
       project,
       `
-const { readFileSync } = require("node:fs");
-const { dirname } = require("node:path");
-const requireFromString = require(require.resolve("require-from-string", {
-  paths: [dirname(require.resolve("@pulumi/pulumi"))],
-}));
+${LOAD_PROVIDER}
 (async () => {
-  const provider = requireFromString(readFileSync("provider.txt", "utf8")).handler();
+  const provider = load("provider.txt");
   const news = JSON.parse(readFileSync("inputs.json", "utf8"));
   const bad = await provider.check({}, { ...news, formats: ["floppy"] });
   const checked = await provider.check({}, news);
@@ -146,7 +170,7 @@ const requireFromString = require(require.resolve("require-from-string", {
 })().catch((e) => { console.error(e); process.exit(1); });
 `,
       { OSKIT_STORE: store },
-    ) as {
+    )) as {
       bad: { property: string }[];
       failures: unknown[];
       created: { id: string; outs: { artifacts: Record<string, { files: { path: string }[] }> } };
@@ -166,5 +190,120 @@ const requireFromString = require(require.resolve("require-from-string", {
       "delete removed the artifacts",
     );
     assert.ok(!existsSync(outcome.created.id));
+  });
+
+  describe("Ami, against the local EC2/EBS fake", () => {
+    let aws: AwsFake;
+    before(async () => {
+      aws = await startAwsFake({ region: "eu-west-1" });
+    });
+    after(() => aws?.close());
+
+    it("checks, uploads and registers, finds nothing to do, and deletes every trace, with the credentials only in the host's environment", async () => {
+      const artifact = await tinyAwsDisk(dir);
+      const credentials = {
+        AWS_ACCESS_KEY_ID: aws.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey,
+      };
+      // The program runs with credentials in its environment too: none may reach the state.
+      const registered = (await runNode(
+        project,
+        `
+const pulumi = require("@pulumi/pulumi");
+const registered = [];
+pulumi.runtime.setMocks({
+  newResource: (args) => { registered.push(args.inputs); return { id: "ami-x", state: args.inputs }; },
+  call: (args) => args.inputs,
+}, "program", "dev", false).then(async () => {
+  const oskit = require("oskit");
+  const ami = new oskit.aws.Ami("web", {
+    artifact: ${JSON.stringify(artifact)},
+    region: "eu-west-1",
+    endpoints: { ec2: ${JSON.stringify(aws.endpoint)}, ebs: ${JSON.stringify(aws.endpoint)} },
+    tags: { team: "os" },
+  });
+  await new Promise((resolve) => ami.urn.apply(resolve));
+  console.log(JSON.stringify(registered[0]));
+});
+`,
+        { ...noAws, ...credentials },
+      )) as Record<string, unknown>;
+      const provider = registered.__provider as string;
+      assert.equal(typeof provider, "string");
+      assert.ok(!provider.includes(ROOT), "the serialized provider names nothing of this checkout");
+      const state = JSON.stringify(registered);
+      for (const value of Object.values(credentials))
+        assert.equal(state.includes(value), false, "a credential in the inputs or the provider");
+      const { __provider: _serialized, ...inputs } = registered;
+      assert.deepEqual(inputs.owner, { project: "program", stack: "dev", resource: "web" });
+      writeFileSync(join(project, "ami-provider.txt"), provider);
+      writeFileSync(join(project, "ami-inputs.json"), JSON.stringify(inputs));
+
+      // `pulumi up`: a host process checks and creates.
+      const up = (await runNode(
+        project,
+        `
+${LOAD_PROVIDER}
+(async () => {
+  const provider = load("ami-provider.txt");
+  const news = JSON.parse(readFileSync("ami-inputs.json", "utf8"));
+  const bad = await provider.check({}, { ...news, region: "mars", endpoints: { ec2: "http://key:secret@127.0.0.1:1" } });
+  const checked = await provider.check({}, news);
+  const created = await provider.create(checked.inputs);
+  console.log(JSON.stringify({ bad: bad.failures, failures: checked.failures, checked: checked.inputs, created }));
+})().catch((e) => { console.error(e); process.exit(1); });
+`,
+        { ...noAws, ...credentials },
+      )) as {
+        bad: { property: string }[];
+        failures: unknown[];
+        checked: Record<string, unknown>;
+        created: { id: string; outs: { imageId: string; snapshotId: string; region: string } };
+      };
+      assert.deepEqual(up.bad.map((f) => f.property).sort(), ["endpoints.ec2", "region"]);
+      assert.deepEqual(up.failures, []);
+      const { id, outs } = up.created;
+      assert.match(id, /^ami-[0-9a-f]{17}$/);
+      assert.equal(outs.imageId, id);
+      assert.equal(outs.region, "eu-west-1");
+      const image = aws.state.image(id);
+      assert.equal(image.state, "available");
+      assert.equal(image.tags.find((t) => t.Key === "oskit:owner")?.Value, "program/dev/web");
+      const disk = readFileSync(artifact.path);
+      assert.ok(
+        aws.state.disk(outs.snapshotId, disk.length).equals(disk),
+        "the snapshot is the disk",
+      );
+      for (const value of Object.values(credentials))
+        assert.equal(JSON.stringify(up).includes(value), false, "a credential in the state");
+      writeFileSync(join(project, "ami-checked.json"), JSON.stringify(up.checked));
+      writeFileSync(join(project, "ami-state.json"), JSON.stringify(outs));
+
+      // A later `pulumi up`, then `pulumi destroy`: another host process diffs and deletes.
+      const later = (await runNode(
+        project,
+        `
+${LOAD_PROVIDER}
+(async () => {
+  const provider = load("ami-provider.txt");
+  const news = JSON.parse(readFileSync("ami-checked.json", "utf8"));
+  const olds = JSON.parse(readFileSync("ami-state.json", "utf8"));
+  const same = await provider.diff(olds.imageId, olds, news);
+  const moved = await provider.diff(olds.imageId, olds, { ...news, region: "us-east-1" });
+  await provider.delete(olds.imageId, olds);
+  console.log(JSON.stringify({ same, moved }));
+})().catch((e) => { console.error(e); process.exit(1); });
+`,
+        { ...noAws, ...credentials },
+      )) as {
+        same: { changes: boolean };
+        moved: { changes: boolean; replaces: string[] };
+      };
+      assert.equal(later.same.changes, false);
+      assert.deepEqual(later.moved.replaces, ["region"]);
+      assert.equal(aws.state.image(id).state, "deregistered", "delete deregistered the AMI");
+      assert.equal(aws.state.snapshots.has(outs.snapshotId), false, "and deleted its snapshot");
+      assert.deepEqual(aws.state.leftovers(), []);
+    });
   });
 });
