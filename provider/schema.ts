@@ -171,6 +171,27 @@ export const TYPES = {
       },
       required: ["imageId", "snapshotId"],
     },
+    "oskit:aws:LaunchPermissions": {
+      description: "Who may launch an AMI besides its owner.",
+      jsdoc: {
+        file: "provider/aws/attributes.ts",
+        members: ["LaunchPermissions"],
+        described: "LaunchPermissions",
+      },
+      properties: {
+        accounts: {
+          type: arrayOf(string),
+          description: "AWS account ids (12 digits) that may launch it.",
+          default: "none",
+        },
+        public: {
+          type: boolean,
+          description: "Anyone may launch it (a public AMI).",
+          default: "false",
+        },
+      },
+      required: [],
+    },
     "oskit:aws:Owner": {
       description:
         "Who owns the AMI: tagged on everything, so two stacks never adopt or delete each other's.",
@@ -385,6 +406,11 @@ const ami = {
       type: mapOf(string),
       description: "More tags for the AMIs and snapshots.",
       default: "none",
+    },
+    launchPermissions: {
+      type: ref("oskit:aws:LaunchPermissions"),
+      description: "Who else may launch the AMI and its copies: account ids, or public.",
+      default: "its owner alone",
     },
     parallel: { type: integer, description: "Blocks uploaded at once.", default: "32" },
   },

@@ -5,6 +5,8 @@
  * default credential chain: nothing in the inputs or outputs is a credential.
  */
 import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { ACCOUNT_ID, retag, setLaunchPermissions, type LaunchPermissions } from "./attributes";
 import { ec2Architecture, type Ec2Architecture } from "./blocks";
 import { sdkClients, type AwsClients, type AwsEndpoints } from "./clients";
 import { diskArchitecture, diskInfo } from "./disk";
@@ -46,6 +48,8 @@ export interface AmiInputs {
   /** EC2 and EBS endpoint overrides (tests, partitions). */
   readonly endpoints?: AwsEndpoints;
   readonly tags: Readonly<Record<string, string>>;
+  /** Who else may launch the AMI and its copies. @default its owner alone */
+  readonly launchPermissions?: LaunchPermissions;
   readonly owner: AmiOwner;
   /** `direct` (EBS direct APIs) or `import` (S3 and ImportSnapshot). @default "direct" */
   readonly method?: "direct" | "import";
@@ -195,6 +199,36 @@ export function checkAmi(raw: AmiInputs): { inputs: AmiInputs; failures: CheckFa
           fail(`tags.${key}`, "expected a string of at most 256 characters");
       }
   }
+  const shared = news.launchPermissions;
+  if (shared !== undefined && !isUnknown(shared)) {
+    const { accounts, public: open } = (shared ?? {}) as Record<string, unknown>;
+    if (shared === null || typeof shared !== "object" || Array.isArray(shared))
+      fail("launchPermissions", "expected { accounts?: [account ids], public?: boolean }");
+    else {
+      if (accounts !== undefined && !isUnknown(accounts)) {
+        if (!Array.isArray(accounts)) fail("launchPermissions.accounts", "expected account ids");
+        else
+          accounts.forEach((a, i) => {
+            if (isUnknown(a)) return;
+            if (typeof a !== "string" || !ACCOUNT_ID.test(a))
+              fail(
+                `launchPermissions.accounts[${i}]`,
+                `${JSON.stringify(a)}: expected an AWS account id of 12 digits`,
+              );
+            else if (accounts.indexOf(a) !== i)
+              fail(`launchPermissions.accounts[${i}]`, `${a} is listed twice`);
+          });
+      }
+      if (open !== undefined && !isUnknown(open) && typeof open !== "boolean")
+        fail("launchPermissions.public", "expected true or false");
+      const sharing = open === true || (Array.isArray(accounts) && accounts.length > 0);
+      if (sharing && news.encrypted === true && news.kmsKeyArn === undefined)
+        fail(
+          "launchPermissions",
+          "an AMI encrypted with the default aws/ebs key cannot be launched by other accounts: give kmsKeyArn (a customer key shared with them)",
+        );
+    }
+  }
   const method = news.method;
   if (method !== undefined && !isUnknown(method) && method !== "direct" && method !== "import")
     fail("method", `${JSON.stringify(method)}: expected "direct" or "import"`);
@@ -225,17 +259,20 @@ const REPLACING = [
   "encrypted",
   "kmsKeyArn",
   "copyRegions",
-  "tags",
   "owner",
 ] as const;
+
+/** Inputs that change the AMIs in place. */
+const RETOUCHING = ["tags", "launchPermissions"] as const;
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /**
  * A new artifact (its sha256) or any registration input replaces the AMI. With the same artifact
  * the old AMI goes first (the new one would otherwise adopt it, being of the same digest and
- * owner); a new artifact's AMI is made before the old one is removed. Endpoints and parallelism
- * are updates that touch nothing; a partial create is an update that resumes it.
+ * owner); a new artifact's AMI is made before the old one is removed. Tags and launch permissions
+ * are updates made in place; endpoints and parallelism are updates that touch nothing; a partial
+ * create is an update that resumes it.
  */
 export function diffAmi(
   olds: AmiOutputs,
@@ -249,7 +286,7 @@ export function diffAmi(
   replaces.push(...REPLACING.filter((key) => !same(olds[key], news[key])));
   const changed = [
     ...replaces,
-    ...(["endpoints", "parallel", "method", "bucket", "roleName"] as const).filter(
+    ...([...RETOUCHING, "endpoints", "parallel", "method", "bucket", "roleName"] as const).filter(
       (key) => !same(olds[key], news[key]),
     ),
   ];
@@ -302,11 +339,46 @@ async function resolved(
   return { architecture, bootMode };
 }
 
+/**
+ * Refuses a file whose bytes are not the artifact's any more (rebuilt or changed since ImageBuild
+ * recorded it): uploading it would publish other bytes under the recorded digest.
+ */
+export async function verifyArtifact(artifact: Pick<Artifact, "path" | "sha256">): Promise<void> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(artifact.path, { highWaterMark: 1 << 20 }))
+    hash.update(chunk as Buffer);
+  const found = `sha256:${hash.digest("hex")}`;
+  if (found !== artifact.sha256)
+    throw new Error(
+      `${artifact.path} has changed since it was built: its sha256 is ${found}, the artifact's ${artifact.sha256}; build it again (pulumi up rebuilds an ImageBuild whose file changed) before publishing`,
+    );
+}
+
+/** Makes every region's AMI launchable by exactly who the inputs name. */
+async function shareImages(
+  inputs: AmiInputs,
+  images: Readonly<Record<string, RegionImage>>,
+  deps: AmiDeps,
+): Promise<void> {
+  const clients = clientsOf(inputs, deps);
+  for (const [region, image] of Object.entries(images))
+    if (image.imageId !== "")
+      await setLaunchPermissions(
+        await clients.ec2(region),
+        image.imageId,
+        inputs.launchPermissions ?? {},
+        retryOf(deps),
+      );
+}
+
+const retryOf = (deps: AmiDeps) => (deps.sleep !== undefined ? { sleep: deps.sleep } : undefined);
+
 /** Publishes the artifact; the id is the AMI's. */
 export async function createAmi(
   inputs: AmiInputs,
   deps: AmiDeps = {},
 ): Promise<{ id: string; outs: AmiOutputs }> {
+  await verifyArtifact(inputs.artifact);
   const { architecture, bootMode } = await resolved(inputs);
   const name = registeredName(inputs);
   const info = await diskInfo(inputs.artifact.path, inputs.artifact.sha256);
@@ -344,19 +416,28 @@ export async function createAmi(
       clientsOf(inputs, deps),
     );
     const imageId = published.imageId!;
-    return {
-      id: imageId,
-      outs: {
-        ...base,
-        imageId,
-        snapshotId: published.snapshotId,
-        images: published.images,
-        imageIds: Object.fromEntries(
-          Object.entries(published.images).map(([r, i]) => [r, i.imageId]),
-        ),
-      },
+    const outs = {
+      ...base,
+      imageId,
+      snapshotId: published.snapshotId,
+      images: published.images,
+      imageIds: Object.fromEntries(
+        Object.entries(published.images).map(([r, i]) => [r, i.imageId]),
+      ),
     };
+    // An adopted image may be shared otherwise; set it either way. Recorded without its imageId,
+    // a failure here is resumed by the next update, which adopts the image and sets them again.
+    await shareImages(inputs, published.images, deps).catch((error: unknown) => {
+      const { imageId: _unfinished, ...made } = outs;
+      throw new PartialCreateError(
+        `the AMI was made but its launch permissions were not set (${describeError(error)}); run pulumi up to set them, or pulumi destroy to remove it`,
+        imageId,
+        made,
+      );
+    });
+    return { id: imageId, outs };
   } catch (error) {
+    if (error instanceof PartialCreateError) throw error;
     if (!(error instanceof PublishInterrupted)) throw error;
     const { partial } = error;
     throw new PartialCreateError(
@@ -381,7 +462,8 @@ const complete = (olds: AmiOutputs) =>
   [olds.region, ...olds.copyRegions].every((r) => (olds.images?.[r]?.snapshotId ?? "") !== "");
 
 /**
- * Keeps a finished AMI as it is (only endpoints or parallelism changed); resumes a partial create:
+ * Changes a finished AMI in place: the user's tags on every region's AMI and snapshot, who may
+ * launch them (nothing else changes without a replacement); resumes a partial create:
  * the upload writes into the snapshot StartSnapshot gives back for the same token, or adopts the
  * image, and whatever the earlier run left and is not used is removed.
  */
@@ -392,6 +474,19 @@ export async function updateAmi(
 ): Promise<AmiOutputs> {
   if (complete(olds)) {
     const { imageId, snapshotId, images, imageIds, amiName: name } = olds;
+    if (!same(olds.tags, news.tags)) {
+      const clients = clientsOf(news, deps);
+      for (const [region, image] of Object.entries(images))
+        await retag(
+          await clients.ec2(region),
+          [image.imageId, image.snapshotId],
+          olds.tags,
+          news.tags,
+          retryOf(deps),
+        );
+    }
+    if (!same(olds.launchPermissions, news.launchPermissions))
+      await shareImages(news, images, deps);
     return {
       ...news,
       imageId,

@@ -16,6 +16,9 @@ import type {
   CopyImageCommandInput,
   CreateTagsCommandInput,
   DeleteSnapshotCommandInput,
+  DeleteTagsCommandInput,
+  DescribeImageAttributeCommandInput,
+  DescribeImageAttributeCommandOutput,
   DeregisterImageCommandInput,
   DescribeImagesCommandInput,
   DescribeImagesCommandOutput,
@@ -25,6 +28,7 @@ import type {
   DescribeSnapshotsCommandOutput,
   ImportSnapshotCommandInput,
   ImportSnapshotCommandOutput,
+  ModifyImageAttributeCommandInput,
   RegisterImageCommandInput,
 } from "@aws-sdk/client-ec2";
 import type {
@@ -54,6 +58,12 @@ export interface Ec2Api {
   deregisterImage(input: DeregisterImageCommandInput): Promise<unknown>;
   copyImage(input: CopyImageCommandInput): Promise<{ ImageId?: string | undefined }>;
   createTags(input: CreateTagsCommandInput): Promise<unknown>;
+  /** In-place changes: tags removed, launch permissions read and set. */
+  deleteTags(input: DeleteTagsCommandInput): Promise<unknown>;
+  describeImageAttribute(
+    input: DescribeImageAttributeCommandInput,
+  ): Promise<DescribeImageAttributeCommandOutput>;
+  modifyImageAttribute(input: ModifyImageAttributeCommandInput): Promise<unknown>;
   /** The import path (`method: "import"`): a disk in S3 into a snapshot. */
   importSnapshot(input: ImportSnapshotCommandInput): Promise<ImportSnapshotCommandOutput>;
   describeImportSnapshotTasks(
@@ -131,6 +141,10 @@ export function sdkClients(endpoints: AwsEndpoints = {}): AwsClients {
         deregisterImage: (input) => client.send(new sdk.DeregisterImageCommand(input)),
         copyImage: (input) => client.send(new sdk.CopyImageCommand(input)),
         createTags: (input) => client.send(new sdk.CreateTagsCommand(input)),
+        deleteTags: (input) => client.send(new sdk.DeleteTagsCommand(input)),
+        describeImageAttribute: (input) =>
+          client.send(new sdk.DescribeImageAttributeCommand(input)),
+        modifyImageAttribute: (input) => client.send(new sdk.ModifyImageAttributeCommand(input)),
         importSnapshot: (input) => client.send(new sdk.ImportSnapshotCommand(input)),
         describeImportSnapshotTasks: (input) =>
           client.send(new sdk.DescribeImportSnapshotTasksCommand(input)),

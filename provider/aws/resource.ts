@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Artifact } from "../build/image-build";
 import type { AmiOwner } from "./ami";
+import type { LaunchPermissions } from "./attributes";
 import type { AwsEndpoints } from "./clients";
 import type { RegionImage } from "./publish";
 import { amiProvider } from "./provider";
@@ -36,6 +37,8 @@ export interface AmiArgs {
   readonly endpoints?: pulumi.Input<AwsEndpoints>;
   /** More tags for the AMIs and snapshots. @default none */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Who else may launch the AMI and its copies: account ids, or public. @default its owner alone */
+  readonly launchPermissions?: pulumi.Input<LaunchPermissions>;
   /**
    * How the disk becomes a snapshot: `direct` writes only its blocks holding data with the EBS
    * direct APIs; `import` uploads it whole to `bucket` and runs EC2's ImportSnapshot with the
@@ -109,6 +112,7 @@ export class Ami extends pulumi.dynamic.Resource {
         copyRegions: args.copyRegions ?? [],
         ...(args.endpoints !== undefined && { endpoints: args.endpoints }),
         tags: args.tags ?? {},
+        ...(args.launchPermissions !== undefined && { launchPermissions: args.launchPermissions }),
         owner,
         ...(args.parallel !== undefined && { parallel: args.parallel }),
         ...(args.method !== undefined && { method: args.method }),

@@ -2,7 +2,8 @@
  * The EC2 Query API (service `ec2`, Version 2016-11-15) for what publishing an image needs:
  * DescribeSnapshots, DeleteSnapshot, RegisterImage, DescribeImages, DeregisterImage, CopyImage,
  * CreateTags and DeleteTags, and the import path's ImportSnapshot, DescribeImportSnapshotTasks and
- * CancelImportTask — answering XML in EC2's namespace, refusing what EC2 refuses.
+ * CancelImportTask, and ModifyImageAttribute and DescribeImageAttribute for launch permissions —
+ * answering XML in EC2's namespace, refusing what EC2 refuses.
  */
 import {
   BLOCK_SIZE,
@@ -885,6 +886,75 @@ function cancelImportTask(ctx: HandlerContext, req: FakeRequest, p: Params): Rep
   });
 }
 
+// --- launch permissions ----------------------------------------------------------------------
+
+/** A launch permission item: `UserId` of 12 digits, or `Group` `all`, as EC2 accepts them. */
+function permissionItem(item: Params): { userId?: string; group?: string } {
+  const userId = item.get("UserId");
+  const group = item.get("Group");
+  if (userId !== null) {
+    if (!/^\d{12}$/.test(userId))
+      throw bad(
+        "InvalidAMIAttributeItemValue",
+        `Invalid attribute item value "${userId}" for userId item type.`,
+      );
+    return { userId };
+  }
+  if (group !== null) {
+    if (group !== "all")
+      throw bad(
+        "InvalidAMIAttributeItemValue",
+        `Invalid attribute item value "${group}" for group item type.`,
+      );
+    return { group };
+  }
+  throw bad("InvalidParameterValue", "A launch permission names a UserId or a Group.");
+}
+
+function modifyImageAttribute(ctx: HandlerContext, req: FakeRequest, p: Params): Reply {
+  const id = p.get("ImageId");
+  if (id === null) throw missing("imageId");
+  const image = imageOrThrow(ctx, req.region, id);
+  const attribute = p.get("Attribute");
+  if (attribute !== null && attribute !== "launchPermission")
+    throw bad("InvalidParameterValue", `The fake models only launchPermission, not ${attribute}.`);
+  const add = structs(p, "LaunchPermission.Add").map(permissionItem);
+  const remove = structs(p, "LaunchPermission.Remove").map(permissionItem);
+  if (add.length === 0 && remove.length === 0)
+    throw bad("InvalidParameterCombination", "No attributes specified.");
+  const now = image.launchPermission ?? { userIds: [], groups: [] };
+  const userIds = new Set(now.userIds);
+  const groups = new Set(now.groups);
+  for (const item of remove) {
+    if (item.userId !== undefined) userIds.delete(item.userId);
+    if (item.group !== undefined) groups.delete(item.group);
+  }
+  for (const item of add) {
+    if (item.userId !== undefined) userIds.add(item.userId);
+    if (item.group !== undefined) groups.add(item.group);
+  }
+  image.launchPermission = { userIds: [...userIds].sort(), groups: [...groups].sort() };
+  return answer("ModifyImageAttribute", { return: true });
+}
+
+function describeImageAttribute(ctx: HandlerContext, req: FakeRequest, p: Params): Reply {
+  const id = p.get("ImageId");
+  if (id === null) throw missing("imageId");
+  const attribute = p.get("Attribute");
+  if (attribute === null) throw missing("attribute");
+  if (attribute !== "launchPermission")
+    throw bad("InvalidParameterValue", `The fake models only launchPermission, not ${attribute}.`);
+  const image = imageOrThrow(ctx, req.region, id);
+  const { userIds, groups } = image.launchPermission ?? { userIds: [], groups: [] };
+  return answer("DescribeImageAttribute", {
+    imageId: id,
+    launchPermission: [
+      ...userIds.map((userId) => ({ userId })),
+      ...groups.map((group) => ({ group })),
+    ],
+  });
+}
+
 // --- tags ------------------------------------------------------------------------------------
 
 function taggable(ctx: HandlerContext, region: string, id: string): { tags: Tag[] } {
@@ -929,6 +999,8 @@ const OPERATIONS = {
   ImportSnapshot: importSnapshot,
   DescribeImportSnapshotTasks: describeImportSnapshotTasks,
   CancelImportTask: cancelImportTask,
+  ModifyImageAttribute: modifyImageAttribute,
+  DescribeImageAttribute: describeImageAttribute,
 } as const satisfies Record<string, (ctx: HandlerContext, req: FakeRequest, p: Params) => Reply>;
 
 /** The parameters of an EC2 request: the form body of a POST, or the query of a GET. */

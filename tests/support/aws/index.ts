@@ -48,7 +48,10 @@
  *   with a StatusMessage when the object cannot be read, the format is not RAW (only RAW is
  *   modelled) or a message was queued in `state.importFailures`. CancelImportTask ends it
  *   `deleting`, then `deleted`.
- * Not modelled: incremental snapshots (ParentSnapshotId), launch permissions.
+ * - Launch permissions (ModifyImageAttribute, DescribeImageAttribute `launchPermission`): user ids
+ *   of exactly 12 digits and the group `all`, else `InvalidAMIAttributeItemValue`; only the
+ *   launchPermission attribute.
+ * Not modelled: incremental snapshots (ParentSnapshotId).
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";

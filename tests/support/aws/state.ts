@@ -88,6 +88,8 @@ export interface FakeImage {
   readonly sourceImageId?: string;
   readonly sourceRegion?: string;
   readonly clientToken?: string;
+  /** Who besides the owner may launch it (ModifyImageAttribute): account ids, and `all` for public. */
+  launchPermission?: { userIds: string[]; groups: string[] };
 }
 
 /** EC2's import task states (DescribeImportSnapshotTasks): `deleting`/`deleted` end it without a snapshot. */
