@@ -154,6 +154,11 @@ export const TYPES = {
           default: "the region's",
         },
         ebs: { type: string, description: "EBS direct's endpoint.", default: "the region's" },
+        s3: {
+          type: string,
+          description: "S3's endpoint (the import path), addressed path-style.",
+          default: "the region's",
+        },
       },
       required: [],
     },
@@ -411,6 +416,22 @@ const ami = {
       type: ref("oskit:aws:LaunchPermissions"),
       description: "Who else may launch the AMI and its copies: account ids, or public.",
       default: "its owner alone",
+    },
+    method: {
+      type: string,
+      description:
+        "How the disk becomes a snapshot: `direct` writes only its blocks holding data with the EBS direct APIs; `import` uploads it whole to `bucket` and runs EC2's ImportSnapshot with the `roleName` service role (for accounts that allow S3 and VM Import but not EBS direct).",
+      default: '"direct"',
+    },
+    bucket: {
+      type: string,
+      description: "The S3 bucket, in `region`, that the import path uploads to.",
+      default: "none",
+    },
+    roleName: {
+      type: string,
+      description: "The VM Import service role of the import path.",
+      default: '"vmimport"',
     },
     parallel: { type: integer, description: "Blocks uploaded at once.", default: "32" },
   },
