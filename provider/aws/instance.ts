@@ -1,11 +1,11 @@
 /** `oskit.aws.Instance`: an oskit system running on EC2, over `@pulumi/aws`'s `ec2.Instance`. */
-import { statSync } from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import type * as aws from "@pulumi/aws";
 import { ValidationError } from "../../sdk/errors";
 import type { Artifact } from "../build/image-build";
+import { checkMemory } from "../memory";
 
-const MiB = 1 << 20;
+export { imageMemoryNeedMiB } from "../memory";
 
 /**
  * Memory of common instance types in MiB. Burstable types one by one; the others by family, whose
@@ -47,27 +47,6 @@ export function instanceTypeMemoryMiB(instanceType: string): number | undefined 
   return perVcpu * vcpus * 1024;
 }
 
-/**
- * What an image needs in RAM, in MiB: the whole system runs from memory, so 256 MiB for the
- * kernel, the runtime and the services' own working memory, plus 3 × the boot payload (the
- * compressed kernel and initrd stay in memory while the initrd unpacks into RAM, about 2.5 times
- * its gzip'd size: hello's 12.0 MB initrd is 29.3 MB unpacked). The payload is the artifact's size;
- * for `aws`, a disk of whole GiB that is mostly zeros, it is the bytes its sparse file holds.
- */
-export function imageMemoryNeedMiB(artifact: Artifact, payloadBytes = artifact.size): number {
-  return 256 + Math.ceil((3 * payloadBytes) / MiB);
-}
-
-/** The boot payload of an artifact in bytes (see imageMemoryNeedMiB). */
-function payloadBytes(artifact: Artifact): number {
-  if (artifact.format !== "aws") return artifact.size;
-  try {
-    return Math.min(artifact.size, statSync(artifact.path).blocks * 512);
-  } catch {
-    return artifact.size; // not on this machine: the whole disk, which errs on the safe side
-  }
-}
-
 /** Refuses an instance type with less memory than the image needs; returns both figures. */
 export function checkInstanceMemory(input: {
   readonly instanceType: string;
@@ -75,33 +54,18 @@ export function checkInstanceMemory(input: {
   readonly memoryMiB?: number | undefined;
   readonly payloadBytes?: number;
 }): { readonly needMiB: number; readonly haveMiB: number } {
-  const { instanceType, artifact } = input;
-  if (artifact === undefined)
-    throw new ValidationError([
-      {
-        path: "artifact",
-        message: "no artifact: give the ImageBuild artifact the AMI was made from",
-      },
-    ]);
-  const needMiB = imageMemoryNeedMiB(artifact, input.payloadBytes ?? payloadBytes(artifact));
-  const haveMiB = input.memoryMiB ?? instanceTypeMemoryMiB(instanceType);
-  if (haveMiB === undefined)
-    throw new ValidationError([
-      {
-        path: "instanceType",
-        message: `"${instanceType}" is not in oskit's table of instance types: give memoryMiB, its memory (aws ec2 describe-instance-types --instance-types ${instanceType})`,
-      },
-    ]);
-  if (haveMiB < needMiB)
-    throw new ValidationError([
-      {
-        path: "instanceType",
-        message: `"${instanceType}" has ${haveMiB} MiB of memory; this image runs from RAM and needs ${needMiB} MiB (256 MiB + 3 × its ${(
-          (input.payloadBytes ?? payloadBytes(artifact)) / MiB
-        ).toFixed(1)} MiB ${artifact.format} artifact): choose a larger type`,
-      },
-    ]);
-  return { needMiB, haveMiB };
+  return checkMemory({
+    type: input.instanceType,
+    artifact: input.artifact,
+    haveMiB: input.memoryMiB ?? instanceTypeMemoryMiB(input.instanceType),
+    payloadBytes: input.payloadBytes,
+    wording: {
+      field: "instanceType",
+      kinds: "instance types",
+      artifact: "the ImageBuild artifact the AMI was made from",
+      lookup: (type) => `aws ec2 describe-instance-types --instance-types ${type}`,
+    },
+  });
 }
 
 /** A published port: `PORT`, `PORT/tcp` or `PORT/udp`. */
