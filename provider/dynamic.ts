@@ -10,6 +10,13 @@ import {
   updateImageBuild,
 } from "./build/image-build";
 import { checkAmi, createAmi, deleteAmi, diffAmi, updateAmi } from "./aws/ami";
+import {
+  checkImage as checkGcpImage,
+  createImage as createGcpImage,
+  deleteImageResource as deleteGcpImage,
+  diffImage as diffGcpImage,
+  updateImage as updateGcpImage,
+} from "./gcp/image";
 import { checkQemuVm, createQemuVm, deleteQemuVm, diffQemuVm, updateQemuVm } from "./local/qemu-vm";
 
 export const imageBuild = {
@@ -41,4 +48,16 @@ export const ami = {
   update: (olds: Parameters<typeof updateAmi>[0], news: Parameters<typeof updateAmi>[1]) =>
     updateAmi(olds, news),
   delete: (olds: Parameters<typeof deleteAmi>[0]) => deleteAmi(olds),
+};
+
+export const gcpImage = {
+  check: checkGcpImage,
+  diff: (olds: Parameters<typeof diffGcpImage>[0], news: Parameters<typeof diffGcpImage>[1]) =>
+    diffGcpImage(olds, news),
+  create: (inputs: Parameters<typeof createGcpImage>[0]) => createGcpImage(inputs),
+  update: (
+    olds: Parameters<typeof updateGcpImage>[0],
+    news: Parameters<typeof updateGcpImage>[1],
+  ) => updateGcpImage(olds, news),
+  delete: (olds: Parameters<typeof deleteGcpImage>[0]) => deleteGcpImage(olds),
 };

@@ -11,6 +11,7 @@ import { FORMATS } from "../formats/writers";
 import { BOOT_MODES } from "../../provider/aws/register";
 import { DIFF_FORMATS, type DiffFormat } from "../manifest/diff/render";
 import { pushAwsCommand, type PushAwsOptions } from "./commands/aws";
+import { pushGcpCommand, type PushGcpOptions } from "./commands/gcp";
 import { buildCommand, type BuildCommandOptions } from "./commands/build";
 import { diff } from "./commands/diff";
 import { lockCommand, pullCommand, pushCommand, type RegistryFlags } from "./commands/registry";
@@ -263,6 +264,28 @@ function program(io: Io, done: (code: number) => void): Command {
     .option("--parallel <n>", "blocks (default: 32) or import parts (default: 8) uploaded at once")
     .action(async (artifact: string, opts: PushAwsOptions) =>
       done(await pushAwsCommand(io, artifact, opts)),
+    );
+  cmd.commands
+    .find((c) => c.name() === "push")!
+    .command("gcp")
+    .description(
+      "upload a GCE tarball to Cloud Storage (resumable, checksummed) and register it as a GCE image; a token from GOOGLE_OAUTH_ACCESS_TOKEN or Application Default Credentials",
+    )
+    .argument(
+      "<artifact>",
+      "an oskit gce output (NAME.img.tar.gz), or any GCE tarball holding disk.raw",
+    )
+    .option("--project <project>", "the project (default: $GOOGLE_CLOUD_PROJECT)")
+    .option("--bucket <bucket>", "the Cloud Storage bucket to upload the tarball to")
+    .option("--family <family>", "the image family")
+    .option("--name <name>", "the image's name (default: the file's name)")
+    .option("--no-register", "upload the tarball only")
+    .option("--storage-endpoint <url>", "Cloud Storage's endpoint (tests)")
+    .option("--compute-endpoint <url>", "Compute Engine's endpoint (tests)")
+    .option("--arch <arch>", "X86_64 or ARM64 (default: read from the disk's EFI binary)")
+    .option("--storage-location <location>", "where the image is stored (repeatable)", collect)
+    .action(async (artifact: string, opts: PushGcpOptions) =>
+      done(await pushGcpCommand(io, artifact, opts)),
     );
 
   registryFlags(
