@@ -35,7 +35,7 @@ describe("the GCP publisher against the fake", function () {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), "oskit-gcp-"));
-    artifact = (await tinyGceTarball(dir)) as Artifact;
+    artifact = await tinyGceTarball(dir);
     fake = await startGcpFake({ project: "oskit-test", buckets: ["oskit-images"] });
     client = gcpClient({
       token: () => Promise.resolve(fake.token),
@@ -177,7 +177,7 @@ describe("the GCP publisher against the fake", function () {
     let partial: { id: string; properties: Parameters<typeof updateImage>[0] } | undefined;
     await assert.rejects(createImage(inputs, deps), (error: Error & typeof partial) => {
       assert.match(error.message, /QUOTA_EXCEEDED: Quota 'IMAGES' exceeded\..*pulumi up/);
-      partial = error as typeof partial;
+      partial = error;
       return true;
     });
     assert.equal(partial!.properties.selfLink, undefined);
