@@ -285,6 +285,7 @@ export async function uploadObject(
   let offset = 0;
   let failures = 0;
   let restarted = false;
+  let realigned = false;
   const file = await open(options.path, "r");
   let result: StoredObject | undefined;
   try {
@@ -333,6 +334,7 @@ export async function uploadObject(
             );
           offset = state.offset;
           failures = 0;
+          realigned = false;
           report(offset);
         }
       } catch (error) {
@@ -344,6 +346,15 @@ export async function uploadObject(
           session = await startSession();
           offset = 0;
           failures = 0;
+          continue;
+        }
+        // A chunk refused (400) after a cut connection may have been resent by the HTTP stack
+        // from a start the session is past: ask the session once before believing the refusal.
+        const realign =
+          error instanceof GcpApiError && error.status === 400 && failures === 0 && !realigned;
+        if (realign) {
+          realigned = true;
+          failures = 1;
           continue;
         }
         if (!isTransient(error) || ++failures >= attempts) {
