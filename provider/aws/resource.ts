@@ -5,8 +5,11 @@ import type { AmiOwner } from "./ami";
 import type { LaunchPermissions } from "./attributes";
 import type { AwsEndpoints } from "./clients";
 import type { RegionImage } from "./publish";
-import { amiProvider } from "./provider";
+import { dynamicProvider } from "../dynamic-provider";
 import type { BootMode } from "./register";
+
+/** Serialized into the state with each resource: the area's name and nothing else. */
+const provider = dynamicProvider("ami");
 
 export interface AmiArgs {
   /**
@@ -98,7 +101,7 @@ export class Ami extends pulumi.dynamic.Resource {
       process.env.AWS_REGION ??
       process.env.AWS_DEFAULT_REGION;
     super(
-      amiProvider,
+      provider,
       name,
       {
         artifact: args.artifact,

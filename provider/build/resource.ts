@@ -11,7 +11,10 @@ import { applyLock, readLock } from "../../sdk/resolve/lock";
 import { ociArchitecture } from "../../sdk/resolve/oci";
 import type { Artifact } from "./image-build";
 import { osInput } from "./os-input";
-import { imageBuildProvider } from "./provider";
+import { dynamicProvider } from "../dynamic-provider";
+
+/** Serialized into the state with each resource: the area's name and nothing else. */
+const provider = dynamicProvider("imageBuild");
 
 export interface ImageBuildArgs {
   /** The system: an `oskit.Image`, or a manifest it synthesized. */
@@ -62,7 +65,7 @@ export class ImageBuild extends pulumi.dynamic.Resource {
       args.lock === false ? synthesized : applyLock(synthesized, readLock(cwd)).manifest;
     const secretInputs = Object.values(args.inputs ?? {}).some((v) => pulumi.Output.isInstance(v));
     super(
-      imageBuildProvider,
+      provider,
       name,
       {
         os: osInput(manifest),

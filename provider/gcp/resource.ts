@@ -3,8 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Artifact } from "../build/image-build";
 import type { GcpEndpoints } from "./http";
 import type { ImageOwner } from "./image";
-import { imageProvider } from "./provider";
+import { dynamicProvider } from "../dynamic-provider";
 import type { GceArchitecture } from "./tarball";
+
+/** Serialized into the state with each resource: the area's name and nothing else. */
+const provider = dynamicProvider("gcpImage");
 
 export interface ImageArgs {
   /**
@@ -72,7 +75,7 @@ export class Image extends pulumi.dynamic.Resource {
       process.env.GOOGLE_CLOUD_PROJECT ??
       process.env.GOOGLE_PROJECT;
     super(
-      imageProvider,
+      provider,
       name,
       {
         artifact: args.artifact,

@@ -3,7 +3,10 @@ import { resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import type { Artifact } from "../build/image-build";
 import type { PortForward } from "./qemu-vm";
-import { qemuVmProvider } from "./provider";
+import { dynamicProvider } from "../dynamic-provider";
+
+/** Serialized into the state with each resource: the area's name and nothing else. */
+const provider = dynamicProvider("qemuVm");
 
 export interface QemuVmArgs {
   /**
@@ -51,7 +54,7 @@ export class QemuVm extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: QemuVmArgs, opts: pulumi.CustomResourceOptions = {}) {
     super(
-      qemuVmProvider,
+      provider,
       name,
       {
         artifact: args.artifact,
