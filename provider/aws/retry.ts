@@ -5,16 +5,10 @@
  * this is the one policy, and tests see it.
  */
 
-/** What decides and paces retries (tests give a sleep that does not wait). */
-export interface RetryPolicy {
-  /** Attempts in all. @default 10 */
-  readonly attempts?: number;
-  /** The first backoff in ms, doubled each time. @default 250 */
-  readonly baseMs?: number;
-  /** The longest backoff in ms. @default 20000 */
-  readonly maxMs?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
-}
+import { isNetworkError, withRetries as retry, type RetryPolicy } from "../retry";
+
+/** AWS's defaults: 10 attempts, backoff from 250 ms up to 20 s. */
+export type { RetryPolicy };
 
 const THROTTLING = new Set([
   "Throttling",
@@ -35,17 +29,6 @@ const THROTTLING = new Set([
   "TimeoutError",
   "RequestTimeout",
   "RequestTimeoutException",
-]);
-
-const NETWORK = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EAI_AGAIN",
-  "UND_ERR_SOCKET",
-  "ERR_STREAM_PREMATURE_CLOSE",
 ]);
 
 /** The name, HTTP status, error code and message of an SDK or network error. */
@@ -76,13 +59,10 @@ export function errorFacts(error: unknown): {
 
 /** Throttling, a server error or a broken connection: worth trying again. */
 export function isTransient(error: unknown): boolean {
-  const { name, status, code, message } = errorFacts(error);
+  const { name, status, code } = errorFacts(error);
   if (THROTTLING.has(name) || (code !== undefined && THROTTLING.has(code))) return true;
-  if (code !== undefined && NETWORK.has(code)) return true;
   if (status !== undefined && (status >= 500 || status === 429)) return true;
-  return /socket hang up|ECONNRESET|EPIPE|other side closed|premature close|network|fetch failed/i.test(
-    message,
-  );
+  return isNetworkError(error);
 }
 
 /** "The snapshot/image does not exist": a read after a create may not see it for a while. */
@@ -96,33 +76,18 @@ export function isNotFoundYet(error: unknown): boolean {
   );
 }
 
-const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
  * Runs `call` until it succeeds, its error is not retryable, or the attempts are spent (the
  * last error is thrown, its message naming `what` and the attempts made).
  */
-export async function withRetries<T>(
+export function withRetries<T>(
   what: string,
   call: (attempt: number) => Promise<T>,
   policy: RetryPolicy = {},
   retryable: (error: unknown) => boolean = isTransient,
 ): Promise<T> {
-  const attempts = policy.attempts ?? 10;
-  const base = policy.baseMs ?? 250;
-  const max = policy.maxMs ?? 20_000;
-  const sleep = policy.sleep ?? wait;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call(attempt);
-    } catch (error) {
-      if (attempt >= attempts || !retryable(error)) {
-        if (attempt > 1 && error instanceof Error && !error.message.includes("attempts"))
-          error.message = `${what}: ${error.message} (after ${attempt} attempts)`;
-        throw error;
-      }
-      const backoff = Math.min(max, base * 2 ** (attempt - 1));
-      await sleep(backoff / 2 + Math.random() * (backoff / 2));
-    }
-  }
+  return retry(what, call, policy, {
+    retryable,
+    defaults: { attempts: 10, baseMs: 250, maxMs: 20_000 },
+  });
 }

@@ -5,6 +5,7 @@
  * retries of throttling (honouring `Retry-After`), server errors and broken connections, and
  * long-running operations followed through `Azure-AsyncOperation` or `Location` with a timeout.
  */
+import { isNetworkError, withRetries as retry, type RetryPolicy } from "../retry";
 
 /** Azure's public cloud ARM root. */
 export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com";
@@ -12,16 +13,10 @@ export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com";
 /** Gives an ARM access token (audience `https://management.azure.com/`) for each request. */
 export type ArmTokenSource = () => Promise<string>;
 
-/** What decides and paces retries (tests give a sleep that does not wait). */
-export interface ArmRetryPolicy {
-  /** Attempts in all. @default 8 */
-  readonly attempts?: number;
-  /** The first backoff in ms when the answer names no Retry-After, doubled each time. @default 500 */
-  readonly baseMs?: number;
-  /** The longest wait in ms, Retry-After included. @default 60000 */
-  readonly maxMs?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
-}
+/** ARM's defaults: 8 attempts, backoff from 500 ms, waits (Retry-After included) up to 60 s. */
+export type ArmRetryPolicy = RetryPolicy;
+
+const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** How oskit reaches ARM. */
 export interface ArmClient {
@@ -114,47 +109,23 @@ export async function armError(what: string, response: Response): Promise<ArmApi
 export function isTransient(error: unknown): boolean {
   if (error instanceof ArmApiError)
     return error.status === 429 || error.status === 408 || error.status >= 500;
-  const e = error as { code?: unknown; message?: unknown; cause?: { code?: unknown } } | undefined;
-  const code = typeof e?.cause?.code === "string" ? e.cause.code : e?.code;
-  if (
-    typeof code === "string" &&
-    /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|EPIPE|ETIMEDOUT|EAI_AGAIN|UND_ERR_\w+)$/.test(code)
-  )
-    return true;
-  const message = typeof e?.message === "string" ? e.message : "";
-  return /fetch failed|socket hang up|other side closed|terminated|ECONNRESET/i.test(message);
+  return isNetworkError(error);
 }
 
-const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Runs `call` until it succeeds, fails for good, or the attempts are spent; Retry-After honoured. */
-export async function withRetries<T>(
+export function withRetries<T>(
   what: string,
   call: (attempt: number) => Promise<T>,
   policy: ArmRetryPolicy = {},
 ): Promise<T> {
-  const attempts = policy.attempts ?? 8;
-  const base = policy.baseMs ?? 500;
-  const max = policy.maxMs ?? 60_000;
-  const sleep = policy.sleep ?? wait;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call(attempt);
-    } catch (error) {
-      if (attempt >= attempts || !isTransient(error)) {
-        if (attempt > 1 && error instanceof Error)
-          error.message = `${what}: ${error.message} (after ${attempt} attempts)`;
-        throw error;
-      }
-      const asked = error instanceof ArmApiError ? error.retryAfterSeconds : undefined;
-      const backoff = Math.min(max, base * 2 ** (attempt - 1));
-      await sleep(
-        asked !== undefined
-          ? Math.min(max, asked * 1000)
-          : backoff / 2 + Math.random() * (backoff / 2),
-      );
-    }
-  }
+  return retry(what, call, policy, {
+    retryable: isTransient,
+    defaults: { attempts: 8, baseMs: 500, maxMs: 60_000 },
+    askedWaitMs: (error) =>
+      error instanceof ArmApiError && error.retryAfterSeconds !== undefined
+        ? error.retryAfterSeconds * 1000
+        : undefined,
+  });
 }
 
 /** One answer of ARM: the status, headers and parsed body (`{}` when empty). */

@@ -6,6 +6,7 @@
  * variable the Pulumi GCP provider reads) or Application Default Credentials through
  * google-auth-library, loaded only when needed; a token is sent, never stored or logged.
  */
+import { isNetworkError, withRetries as retry, type RetryPolicy } from "../retry";
 
 /** Where the clients connect (tests, private endpoints). */
 export interface GcpEndpoints {
@@ -85,59 +86,26 @@ export async function apiError(what: string, response: Response): Promise<GcpApi
   );
 }
 
-/** What decides and paces retries (tests give a sleep that does not wait). */
-export interface RetryPolicy {
-  /** Attempts in all. @default 8 */
-  readonly attempts?: number;
-  /** The first backoff in ms, doubled each time. @default 500 */
-  readonly baseMs?: number;
-  /** The longest backoff in ms. @default 30000 */
-  readonly maxMs?: number;
-  readonly sleep?: (ms: number) => Promise<void>;
-}
+/** GCP's defaults: 8 attempts, backoff from 500 ms up to 30 s. */
+export type { RetryPolicy };
 
 /** Throttling (429), a server error (5xx), a timeout (408) or a broken connection. */
 export function isTransient(error: unknown): boolean {
   if (error instanceof GcpApiError)
     return error.status === 429 || error.status === 408 || error.status >= 500;
-  const e = error as { code?: unknown; message?: unknown; cause?: { code?: unknown } } | undefined;
-  const code = typeof e?.cause?.code === "string" ? e.cause.code : e?.code;
-  if (
-    typeof code === "string" &&
-    /^(ECONNRESET|ECONNREFUSED|ECONNABORTED|EPIPE|ETIMEDOUT|EAI_AGAIN|UND_ERR_\w+)$/.test(code)
-  )
-    return true;
-  const message = typeof e?.message === "string" ? e.message : "";
-  return /fetch failed|socket hang up|other side closed|terminated|ECONNRESET|network/i.test(
-    message,
-  );
+  return isNetworkError(error);
 }
 
-const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Runs `call` until it succeeds, fails for good, or the attempts are spent. */
-export async function withRetries<T>(
+export function withRetries<T>(
   what: string,
   call: (attempt: number) => Promise<T>,
   policy: RetryPolicy = {},
 ): Promise<T> {
-  const attempts = policy.attempts ?? 8;
-  const base = policy.baseMs ?? 500;
-  const max = policy.maxMs ?? 30_000;
-  const sleep = policy.sleep ?? wait;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call(attempt);
-    } catch (error) {
-      if (attempt >= attempts || !isTransient(error)) {
-        if (attempt > 1 && error instanceof Error)
-          error.message = `${what}: ${error.message} (after ${attempt} attempts)`;
-        throw error;
-      }
-      const backoff = Math.min(max, base * 2 ** (attempt - 1));
-      await sleep(backoff / 2 + Math.random() * (backoff / 2));
-    }
-  }
+  return retry(what, call, policy, {
+    retryable: isTransient,
+    defaults: { attempts: 8, baseMs: 500, maxMs: 30_000 },
+  });
 }
 
 /** A JSON client of one API root, with the token source and retry policy. */
