@@ -348,13 +348,14 @@ export async function uploadObject(
           failures = 0;
           continue;
         }
-        // A chunk refused (400) after a cut connection may have been resent by the HTTP stack
-        // from a start the session is past: ask the session once before believing the refusal.
-        const realign =
-          error instanceof GcpApiError && error.status === 400 && failures === 0 && !realigned;
+        // A chunk refused (400) after a cut connection may start where the session no longer
+        // is: resent by the HTTP stack, or sent after an offset query answered before the
+        // server had kept what the cut connection brought. Ask the session once more before
+        // believing the refusal.
+        const realign = error instanceof GcpApiError && error.status === 400 && !realigned;
         if (realign) {
           realigned = true;
-          failures = 1;
+          failures = Math.max(failures, 1);
           continue;
         }
         if (!isTransient(error) || ++failures >= attempts) {
