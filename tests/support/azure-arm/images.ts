@@ -1,5 +1,9 @@
-/** The fake's state (resource groups, images, operations) and its handlers of Microsoft.Compute/images. */
+/**
+ * The fake's state (resource groups, images, gallery image definitions and versions, operations)
+ * and its handlers of Microsoft.Compute/images; galleries.ts has the galleries' handlers.
+ */
 import { randomUUID } from "node:crypto";
+import type { FakeDefinition, FakeVersion } from "./galleries";
 
 /** Compute's API versions the fake knows for images and operations (others are refused). */
 export const COMPUTE_API_VERSIONS = [
@@ -74,7 +78,7 @@ export const errorReply = (error: ArmError): Reply => ({
 });
 
 /** An image as the fake keeps it. */
-export interface FakeImage {
+export interface FakeImage extends FakeTracked {
   readonly name: string;
   readonly resourceGroup: string;
   readonly location: string;
@@ -88,12 +92,26 @@ export interface FakeImage {
   operation: string;
 }
 
+/** A resource with a long-running operation: a managed image or a gallery image version. */
+export interface FakeTracked {
+  provisioningState: "Creating" | "Succeeded" | "Failed" | "Deleting";
+  /** The operation under way or last finished. */
+  operation: string;
+}
+
+/** The collections operations act on. */
+export type FakeCollection = "images" | "versions";
+
 /** A long-running operation: InProgress until `doneAt`, then Succeeded or Failed. */
 export interface FakeOperation {
   readonly id: string;
   readonly kind: "create" | "delete";
   readonly location: string;
-  readonly imageKey: string;
+  readonly collection: FakeCollection;
+  /** The resource's key in its collection. */
+  readonly key: string;
+  /** The resource as ARM answers it, for a Location poll once it is done. */
+  readonly render: () => Record<string, unknown>;
   readonly startedAt: number;
   readonly doneAt: number;
   /** Set when the operation ends Failed. */
@@ -129,6 +147,12 @@ export class ArmFakeState {
   readonly resourceGroups = new Map<string, { name: string; location: string }>();
   /** Images by `rg/name`, lowercased (ARM's names are case-insensitive). */
   readonly images = new Map<string, FakeImage>();
+  /** Gallery image definitions by `rg/gallery/definition`, lowercased. */
+  readonly definitions = new Map<string, FakeDefinition>();
+  /** Gallery image versions by `rg/gallery/definition/version`, lowercased. */
+  readonly versions = new Map<string, FakeVersion>();
+  /** Galleries' locations by `rg/gallery`, lowercased. */
+  readonly galleries = new Map<string, { name: string; location: string }>();
   readonly operations = new Map<string, FakeOperation>();
 
   constructor(readonly settings: ArmFakeSettings) {}
@@ -147,12 +171,13 @@ export class ArmFakeState {
     for (const op of this.operations.values()) {
       if (op.settled || now < op.doneAt) continue;
       op.settled = true;
-      const image = this.images.get(op.imageKey);
-      if (image === undefined || image.operation !== op.id) continue;
+      const collection: Map<string, FakeTracked> = this[op.collection];
+      const resource = collection.get(op.key);
+      if (resource === undefined || resource.operation !== op.id) continue;
       if (op.kind === "delete") {
-        if (op.error === undefined) this.images.delete(op.imageKey);
-        else image.provisioningState = "Failed";
-      } else image.provisioningState = op.error === undefined ? "Succeeded" : "Failed";
+        if (op.error === undefined) collection.delete(op.key);
+        else resource.provisioningState = "Failed";
+      } else resource.provisioningState = op.error === undefined ? "Succeeded" : "Failed";
     }
   }
 }
@@ -198,7 +223,7 @@ export function imageJson(ctx: ImagesContext, image: FakeImage): Record<string, 
   };
 }
 
-function resourceGroupOf(ctx: ImagesContext, resourceGroup: string): void {
+export function resourceGroupOf(ctx: ImagesContext, resourceGroup: string): void {
   if (!ctx.state.resourceGroups.has(resourceGroup.toLowerCase()))
     throw new ArmError(
       404,
@@ -215,14 +240,14 @@ function notFound(resourceGroup: string, name: string): ArmError {
   );
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
+export const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-function invalid(target: string, message: string): ArmError {
+export function invalid(target: string, message: string): ArmError {
   return new ArmError(400, "InvalidParameter", message, target);
 }
 
-function oneOf(value: unknown, allowed: readonly string[], target: string): string {
+export function oneOf(value: unknown, allowed: readonly string[], target: string): string {
   // ARM reads enumerations case-insensitively and answers them in their own case.
   const found = allowed.find(
     (a) => typeof value === "string" && a.toLowerCase() === value.toLowerCase(),
@@ -233,6 +258,43 @@ function oneOf(value: unknown, allowed: readonly string[], target: string): stri
       `The value '${String(value)}' of parameter '${target}' is not allowed. Allowed values are '${allowed.join("', '")}'.`,
     );
   return found;
+}
+
+/** Tags checked as ARM checks them. */
+export function parseTags(raw: unknown): Record<string, string> {
+  const tags: Record<string, string> = {};
+  if (raw === undefined) return tags;
+  if (!isObject(raw))
+    throw new ArmError(400, "InvalidRequestContent", "tags: expected an object of strings.");
+  const entries = Object.entries(raw);
+  if (entries.length > 50)
+    throw new ArmError(
+      400,
+      "InvalidTagCount",
+      `The resource has ${entries.length} tags; at most 50 are allowed.`,
+    );
+  for (const [name, value] of entries) {
+    if (name.length === 0 || name.length > 512)
+      throw new ArmError(
+        400,
+        "InvalidTagNameLength",
+        `The tag name '${name}' has ${name.length} characters; 1 to 512 are allowed.`,
+      );
+    if (/[<>%&\\?/]/.test(name))
+      throw new ArmError(
+        400,
+        "InvalidTagNameCharacters",
+        `The tag name '${name}' has characters that are not allowed: '<,>,%,&,\\,?,/'.`,
+      );
+    if (typeof value !== "string" || value.length > 256)
+      throw new ArmError(
+        400,
+        "InvalidTagValueLength",
+        `The value of tag '${name}' must be a string of at most 256 characters.`,
+      );
+    tags[name] = value;
+  }
+  return tags;
 }
 
 /** The body checked as Compute checks it; the image's location, tags and properties. */
@@ -271,39 +333,7 @@ function parseBody(body: Buffer): {
       "LocationNotAvailableForResourceType",
       `The provided location '${json.location}' is not available for resource type 'Microsoft.Compute/images'. List of available regions for the resource type is '${LOCATIONS.join(",")}'.`,
     );
-  const tags: Record<string, string> = {};
-  if (json.tags !== undefined) {
-    if (!isObject(json.tags))
-      throw new ArmError(400, "InvalidRequestContent", "tags: expected an object of strings.");
-    const entries = Object.entries(json.tags);
-    if (entries.length > 50)
-      throw new ArmError(
-        400,
-        "InvalidTagCount",
-        `The resource has ${entries.length} tags; at most 50 are allowed.`,
-      );
-    for (const [name, value] of entries) {
-      if (name.length === 0 || name.length > 512)
-        throw new ArmError(
-          400,
-          "InvalidTagNameLength",
-          `The tag name '${name}' has ${name.length} characters; 1 to 512 are allowed.`,
-        );
-      if (/[<>%&\\?/]/.test(name))
-        throw new ArmError(
-          400,
-          "InvalidTagNameCharacters",
-          `The tag name '${name}' has characters that are not allowed: '<,>,%,&,\\,?,/'.`,
-        );
-      if (typeof value !== "string" || value.length > 256)
-        throw new ArmError(
-          400,
-          "InvalidTagValueLength",
-          `The value of tag '${name}' must be a string of at most 256 characters.`,
-        );
-      tags[name] = value;
-    }
-  }
+  const tags = parseTags(json.tags);
   const properties = json.properties;
   if (!isObject(properties) || !isObject(properties.storageProfile))
     throw invalid(
@@ -355,7 +385,7 @@ function parseBody(body: Buffer): {
 }
 
 /** Azure-AsyncOperation and Location of an operation, and Retry-After when set. */
-function lroHeaders(ctx: ImagesContext, op: FakeOperation): Record<string, string> {
+export function lroHeaders(ctx: ImagesContext, op: FakeOperation): Record<string, string> {
   const base = `${ctx.endpoint}/subscriptions/${ctx.subscription}/providers/Microsoft.Compute/locations/${op.location}/operations/${op.id}`;
   return {
     "azure-asyncoperation": `${base}?p=${op.id.slice(0, 8)}&api-version=${ctx.apiVersion}`,
@@ -366,10 +396,10 @@ function lroHeaders(ctx: ImagesContext, op: FakeOperation): Record<string, strin
   };
 }
 
-function startOperation(
+export function startOperation(
   ctx: ImagesContext,
   kind: FakeOperation["kind"],
-  imageKey: string,
+  target: Pick<FakeOperation, "collection" | "key" | "render">,
   location: string,
   failure: OperationFailure | undefined,
 ): FakeOperation {
@@ -378,7 +408,7 @@ function startOperation(
     id: randomUUID(),
     kind,
     location,
-    imageKey,
+    ...target,
     startedAt: now,
     doneAt: now + ctx.state.settings.operationDelayMs,
     ...(failure !== undefined && {
@@ -394,7 +424,14 @@ function startOperation(
   return op;
 }
 
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+export const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** An image as an operation's target. */
+const imageTarget = (ctx: ImagesContext, k: string) => ({
+  collection: "images" as const,
+  key: k,
+  render: () => imageJson(ctx, ctx.state.images.get(k)!),
+});
 
 /** PUT: 201 and an operation for a new image (or one that failed), 200 for a tags-only update. */
 export function putImage(
@@ -447,7 +484,7 @@ export function putImage(
     }
     return { status: 200, body: imageJson(ctx, existing) };
   }
-  const op = startOperation(ctx, "create", k, parsed.location, failure);
+  const op = startOperation(ctx, "create", imageTarget(ctx, k), parsed.location, failure);
   const image: FakeImage = {
     name: existing?.name ?? name,
     resourceGroup,
@@ -490,7 +527,13 @@ export function deleteImage(
   if (image === undefined) return { status: 204 };
   if (image.provisioningState === "Deleting")
     return { status: 202, headers: lroHeaders(ctx, ctx.state.operations.get(image.operation)!) };
-  const op = startOperation(ctx, "delete", key(resourceGroup, name), image.location, failure);
+  const op = startOperation(
+    ctx,
+    "delete",
+    imageTarget(ctx, key(resourceGroup, name)),
+    image.location,
+    failure,
+  );
   image.provisioningState = "Deleting";
   image.operation = op.id;
   ctx.state.settleAll();
@@ -516,9 +559,8 @@ export function getOperation(ctx: ImagesContext, id: string, monitor: boolean): 
     if (!done) return { status: 202, headers: { ...lroHeaders(ctx, op), ...retry } };
     if (op.error !== undefined)
       throw new ArmError(op.error.status, op.error.code, op.error.message);
-    const image = ctx.state.images.get(op.imageKey);
-    if (op.kind === "delete" || image === undefined) return { status: 204 };
-    return { status: 200, body: imageJson(ctx, image) };
+    if (op.kind === "delete" || !ctx.state[op.collection].has(op.key)) return { status: 204 };
+    return { status: 200, body: op.render() };
   }
   return {
     status: 200,

@@ -1,6 +1,6 @@
 /**
- * A strict local fake of Azure Resource Manager for `Microsoft.Compute/images` and Compute's
- * operation status resources, for tests only: one HTTP server on 127.0.0.1 serves them under
+ * A strict local fake of Azure Resource Manager for `Microsoft.Compute/images`, gallery image
+ * definitions (read) and versions, and Compute's operation status resources, for tests only: one HTTP server on 127.0.0.1 serves them under
  * their real paths, so a client given its endpoint works against it unchanged.
  *
  *     const arm = await startArmFake({ resourceGroups: ["oskit"], operationDelayMs: 200 });
@@ -12,6 +12,9 @@
  *     GET the Azure-AsyncOperation URL → { status: InProgress | Succeeded | Failed, error? }
  *     GET the Location URL → 202 while in progress; then 200 (the image), 204 (a delete) or the error
  *     GET/DELETE …/images/N (DELETE: 202 and an operation; 204 when there is none) ; GET …/images
+ *     arm.addDefinition({ resourceGroup: "oskit", gallery: "G", name: "D", hyperVGeneration: "V2" });
+ *     GET …/galleries/G/images/D ; PUT/GET/DELETE …/galleries/G/images/D/versions/1.0.0?api-version=2024-03-03
+ *       { location, tags, properties: { publishingProfile: { targetRegions }, storageProfile: { source: { id: IMAGE } } } }
  *     arm.state.image("oskit", "N")?.provisioningState;                  // what the fake holds
  *     arm.state.settings.retryAfterSeconds = 1;                         // Retry-After on LROs
  *     arm.faults.add({ operation: "images.put", fault: { kind: "fail", code: "X", message: "…" } });
@@ -31,13 +34,18 @@
  *   storageAccountType, diskSizeGB 1–4095, hyperVGeneration V1|V2), a PUT on an existing image
  *   changing more than its tags (409 PropertyChangeNotAllowed) or its location (400).
  * - Names are case-insensitive; errors are `{ error: { code, message, target?, details } }`.
+ * - Gallery versions (galleries.ts): api-versions of galleries (GALLERY_API_VERSIONS), the
+ *   version name MAJOR.MINOR.PATCH of 32-bit integers, the location the gallery's, the source a
+ *   Succeeded managed image of the definition's Hyper-V generation and OS state, target regions
+ *   that include the gallery's, a changed source refused (409 PropertyChangeNotAllowed).
  * - Operations are InProgress for `operationDelayMs`, then Succeeded (the image Succeeded, or gone
  *   after a delete) or Failed (a `fail` fault: the image Failed, the error in the status).
  *
  * Faults (`arm.faults.add({ operation?, fault, times? })`; operations images.put, images.get,
- * images.list, images.delete, operations.get): `throttle` 429 TooManyRequests with Retry-After
+ * images.list, images.delete, definitions.get, versions.put, versions.get, versions.delete,
+ * operations.get): `throttle` 429 TooManyRequests with Retry-After
  * (`retryAfterSeconds`, default 1), `error` 500 InternalServerError (or `status`), and on
- * images.put / images.delete `fail` (the operation ends Failed with that code and message).
+ * the puts and deletes `fail` (the operation ends Failed with that code and message).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -56,12 +64,32 @@ import {
   type OperationFailure,
   type Reply,
 } from "./images";
+import {
+  addDefinition,
+  deleteVersion,
+  getDefinition,
+  getVersion,
+  GALLERY_API_VERSIONS,
+  putVersion,
+  type FakeDefinition,
+  type GalleryPath,
+} from "./galleries";
 
 export { ArmFakeState, COMPUTE_API_VERSIONS, IMAGE_NAME, LOCATIONS } from "./images";
 export type { ArmFakeSettings, FakeCall, FakeImage, FakeOperation } from "./images";
+export { GALLERY_API_VERSIONS } from "./galleries";
+export type { FakeDefinition, FakeVersion } from "./galleries";
 
 export type ArmOperation =
-  "images.put" | "images.get" | "images.list" | "images.delete" | "operations.get";
+  | "images.put"
+  | "images.get"
+  | "images.list"
+  | "images.delete"
+  | "definitions.get"
+  | "versions.put"
+  | "versions.get"
+  | "versions.delete"
+  | "operations.get";
 
 export type ArmFault =
   | { readonly kind: "throttle"; readonly retryAfterSeconds?: number }
@@ -119,6 +147,11 @@ export interface ArmFake {
   readonly subscription: string;
   readonly state: ArmFakeState;
   readonly faults: ArmFaults;
+  /** Makes a gallery (in the resource group's location) with this image definition. */
+  addDefinition(
+    definition: Omit<FakeDefinition, "osType" | "osState"> &
+      Partial<Pick<FakeDefinition, "osType" | "osState">>,
+  ): void;
   close(): Promise<void>;
 }
 
@@ -129,6 +162,11 @@ type Route =
       name: string;
     }
   | { operation: "images.list"; resourceGroup: string }
+  | ({ operation: "definitions.get" } & GalleryPath)
+  | ({
+      operation: "versions.put" | "versions.get" | "versions.delete";
+      version: string;
+    } & GalleryPath)
   | { operation: "operations.get"; id: string };
 
 function route(
@@ -149,6 +187,29 @@ function route(
     method === "GET"
   )
     return { subscription, route: { operation: "operations.get", id: rest[5]! } };
+  if (
+    lower[0] === "resourcegroups" &&
+    lower[2] === "providers" &&
+    lower[3] === "microsoft.compute" &&
+    lower[4] === "galleries" &&
+    lower[6] === "images"
+  ) {
+    const path = { resourceGroup: rest[1]!, gallery: rest[5]!, definition: rest[7]! };
+    if (lower.length === 8 && method === "GET")
+      return { subscription, route: { operation: "definitions.get", ...path } };
+    if (lower.length === 10 && lower[8] === "versions") {
+      const version = rest[9]!;
+      const operation =
+        method === "PUT"
+          ? "versions.put"
+          : method === "GET"
+            ? "versions.get"
+            : method === "DELETE"
+              ? "versions.delete"
+              : undefined;
+      if (operation !== undefined) return { subscription, route: { operation, ...path, version } };
+    }
+  }
   if (
     lower[0] === "resourcegroups" &&
     lower[2] === "providers" &&
@@ -196,7 +257,11 @@ function checkAuth(req: IncomingMessage, token: string): ArmError | undefined {
   return undefined;
 }
 
-function checkApiVersion(version: string | null): ArmError | undefined {
+function checkApiVersion(
+  version: string | null,
+  supported: readonly string[],
+  type: string,
+): ArmError | undefined {
   if (version === null || version === "")
     return new ArmError(
       400,
@@ -207,13 +272,13 @@ function checkApiVersion(version: string | null): ArmError | undefined {
     return new ArmError(
       400,
       "InvalidApiVersionParameter",
-      `The api-version '${version}' is invalid. The supported versions are '${COMPUTE_API_VERSIONS.join(",")}'.`,
+      `The api-version '${version}' is invalid. The supported versions are '${supported.join(",")}'.`,
     );
-  if (!(COMPUTE_API_VERSIONS as readonly string[]).includes(version))
+  if (!supported.includes(version))
     return new ArmError(
       400,
       "NoRegisteredProviderFound",
-      `No registered resource provider found for location 'westeurope' and API version '${version}' for type 'images'. The supported api-versions are '${COMPUTE_API_VERSIONS.join(", ")}'.`,
+      `No registered resource provider found for location 'westeurope' and API version '${version}' for type '${type}'. The supported api-versions are '${supported.join(", ")}'.`,
     );
   return undefined;
 }
@@ -284,13 +349,23 @@ export async function startArmFake(options: ArmFakeOptions = {}): Promise<ArmFak
     try {
       const authError = checkAuth(req, token);
       if (authError) throw authError;
-      const versionError = checkApiVersion(apiVersion);
+      // Operations are polled with the api-version of the call that started them.
+      const gallery = /^(definitions|versions)\./.test(operation);
+      const versionError = checkApiVersion(
+        apiVersion,
+        operation === "operations.get"
+          ? [...COMPUTE_API_VERSIONS, ...GALLERY_API_VERSIONS]
+          : gallery
+            ? GALLERY_API_VERSIONS
+            : COMPUTE_API_VERSIONS,
+        gallery ? "galleries/images" : "images",
+      );
       if (versionError) throw versionError;
       if (found?.route === undefined)
         throw new ArmError(
           404,
           "InvalidResourceType",
-          `The resource type could not be found for ${method} ${url.pathname} (the fake serves Microsoft.Compute/images and its operations).`,
+          `The resource type could not be found for ${method} ${url.pathname} (the fake serves Microsoft.Compute/images, galleries' images and versions, and their operations).`,
         );
       if (found.subscription.toLowerCase() !== subscription.toLowerCase())
         throw new ArmError(
@@ -313,6 +388,14 @@ export async function startArmFake(options: ArmFakeOptions = {}): Promise<ArmFak
           return send(listImages(ctx, r.resourceGroup));
         case "images.delete":
           return send(deleteImage(ctx, r.resourceGroup, r.name, failure));
+        case "definitions.get":
+          return send(getDefinition(ctx, r));
+        case "versions.put":
+          return send(putVersion(ctx, r, r.version, body, failure));
+        case "versions.get":
+          return send(getVersion(ctx, r, r.version));
+        case "versions.delete":
+          return send(deleteVersion(ctx, r, r.version, failure));
         case "operations.get":
           return send(getOperation(ctx, r.id, url.searchParams.get("monitor") === "true"));
       }
@@ -343,6 +426,7 @@ export async function startArmFake(options: ArmFakeOptions = {}): Promise<ArmFak
     subscription,
     state,
     faults,
+    addDefinition: (definition) => addDefinition(state, definition),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
