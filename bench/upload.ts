@@ -1,13 +1,18 @@
 /**
  * Upload figures: hello's `aws` disk sent to the strict local EC2/EBS fake (tests/support/aws)
- * through the real AWS SDK, against the bytes of its non-zero blocks at the API's granularity
- * (512 KiB EBS blocks), counted here independently of the uploader.
+ * through the real AWS SDK, and its `vhd` to a real Azurite through @azure/storage-blob, each
+ * against the bytes of its non-zero blocks at the API's granularity (512 KiB EBS blocks, 512-byte
+ * pages), counted here independently of the uploader: the fake's received bytes; the Put Page
+ * bodies handed to the SDK, and the ranges Azurite then reports written.
  */
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { sdkClients } from "../provider/aws/clients";
 import { uploadSnapshot } from "../provider/aws/ebs-upload";
+import { pageBlobClient, type PageBlobApi } from "../provider/azure/blob";
+import { blobNameOf, uploadVhd } from "../provider/azure/upload";
 import { startAwsFake } from "../tests/support/aws";
+import { AZURITE_ACCOUNT, AZURITE_KEY, startAzurite } from "../tests/support/azurite";
 
 /** Bytes of the blocks of `size` bytes that hold a non-zero byte (the last block counted whole). */
 export async function nonZeroBlockBytes(path: string, size: number): Promise<number> {
@@ -74,5 +79,53 @@ export async function awsUpload(path: string, digest: string): Promise<UploadFig
     if (saved.secret === undefined) delete process.env.AWS_SECRET_ACCESS_KEY;
     else process.env.AWS_SECRET_ACCESS_KEY = saved.secret;
     await fake.close();
+  }
+}
+
+export interface AzureUploadFigures {
+  readonly ratio: number;
+  readonly bytesSent: number;
+  /** What Get Page Ranges reports written once the upload is done. */
+  readonly bytesInRanges: number;
+  readonly nonZeroBytes: number;
+  readonly vhdBytes: number;
+  readonly putPages: number;
+  readonly mibPerSecond: number;
+}
+
+/** Uploads a fixed VHD to a fresh Azurite and measures what was sent. */
+export async function azureUpload(path: string, digest: string): Promise<AzureUploadFigures> {
+  const azurite = await startAzurite();
+  try {
+    const real = await pageBlobClient({
+      account: AZURITE_ACCOUNT,
+      container: "bench",
+      blob: blobNameOf(digest),
+      blobEndpoint: azurite.blobEndpoint,
+      accountKey: AZURITE_KEY,
+    });
+    let bytesSent = 0;
+    const counted: PageBlobApi = {
+      ...real,
+      url: real.url,
+      uploadPages: async (data, offset, md5) => {
+        await real.uploadPages(data, offset, md5);
+        bytesSent += data.length;
+      },
+    };
+    const result = await uploadVhd({ path, digest }, counted);
+    const bytesInRanges = (await real.pageRanges()).reduce((n, r) => n + r.length, 0);
+    const nonZeroBytes = await nonZeroBlockBytes(path, 512);
+    return {
+      ratio: bytesSent / nonZeroBytes,
+      bytesSent,
+      bytesInRanges,
+      nonZeroBytes,
+      vhdBytes: result.size,
+      putPages: result.putPages,
+      mibPerSecond: bytesSent / 1024 / 1024 / result.seconds,
+    };
+  } finally {
+    await azurite.stop();
   }
 }
