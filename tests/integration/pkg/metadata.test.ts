@@ -2,16 +2,16 @@
 // chroot of its tree against a fake IMDSv2 or a fake GCE metadata server on 127.0.0.1, with the DMI
 // files of the machine it pretends to be.
 import { strict as assert } from "node:assert";
-import { execFile, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { Digest } from "../../../sdk/manifest/digest";
-import { packageRef } from "../../../sdk/pkg/build";
-import { indexSchema, manifestSchema } from "../../../sdk/resolve/oci";
-import { ensurePackages } from "../../support/packages";
-import { ROOT, TMP } from "../../support/paths";
+import { runMetadata as run, unpackMetadata } from "../../support/metadata";
+import { TMP } from "../../support/paths";
+
+const runMetadata = (tree: string, dmi: Record<string, string>, imds: string) =>
+  run(tree, dmi, { OSKIT_METADATA_IMDS: imds });
 
 const TOKEN = "AQAEAFakeTokenFromTheTest==";
 const USER_DATA = "#!/bin/sh\necho user data from EC2\n";
@@ -106,53 +106,6 @@ class FakeImds {
   stop(): Promise<void> {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
-}
-
-/** Extracts the metadata package's amd64 layer from the store into a directory. */
-async function unpackMetadata(into: string): Promise<void> {
-  const store = await ensurePackages([join(ROOT, "pkg", "metadata")]);
-  const descriptor = (await store.resolve(packageRef(join(ROOT, "pkg", "metadata"))))!;
-  const index = indexSchema.parse(await store.readJson(Digest.parse(descriptor.digest)));
-  const manifest = manifestSchema.parse(
-    await store.readJson(Digest.parse(index.manifests[0]!.digest)),
-  );
-  mkdirSync(into, { recursive: true });
-  const layer = await store.blobPath(Digest.parse(manifest.layers[0]!.digest));
-  const tar = spawnSync("tar", ["-xzf", layer, "-C", into]);
-  assert.equal(tar.status, 0, tar.stderr.toString());
-}
-
-interface Run {
-  readonly stdout: string;
-  readonly seconds: number;
-  readonly config: (path: string) => string | undefined;
-}
-
-/** Runs /usr/bin/metadata in a chroot of the tree (its own UTS namespace: it sets the hostname). */
-function runMetadata(tree: string, dmi: Record<string, string>, imds: string): Promise<Run> {
-  const dmiDir = join(tree, "sys", "class", "dmi", "id");
-  rmSync(join(tree, "sys"), { recursive: true, force: true });
-  rmSync(join(tree, "run"), { recursive: true, force: true });
-  mkdirSync(dmiDir, { recursive: true });
-  mkdirSync(join(tree, "run", "config"), { recursive: true });
-  mkdirSync(join(tree, "dev"), { recursive: true });
-  for (const [name, value] of Object.entries(dmi)) writeFileSync(join(dmiDir, name), `${value}\n`);
-  const started = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    execFile(
-      "unshare",
-      ["--uts", "chroot", tree, "/usr/bin/metadata"],
-      { env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", OSKIT_METADATA_IMDS: imds }, timeout: 60000 },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`${error.message}\n${stdout}\n${stderr}`));
-        const config = (path: string) => {
-          const file = join(tree, "run", "config", path);
-          return existsSync(file) ? readFileSync(file, "utf8") : undefined;
-        };
-        resolve({ stdout, seconds: Number(process.hrtime.bigint() - started) / 1e9, config });
-      },
-    );
-  });
 }
 
 describe("pkg/metadata on EC2 (IMDSv2), in a chroot of the package against a fake IMDS", function () {
