@@ -76,6 +76,7 @@ const any: TypeSpec = { $ref: "pulumi.json#/Any" };
 
 const IMAGE_BUILD_FILE = "provider/build/image-build.ts";
 const AMI_FILE = "provider/aws/ami.ts";
+const GCP_IMAGE_FILE = "provider/gcp/image.ts";
 
 /** The package's object and enum types, by token. */
 export const TYPES = {
@@ -201,6 +202,33 @@ export const TYPES = {
       description:
         "Who owns the AMI: tagged on everything, so two stacks never adopt or delete each other's.",
       jsdoc: { file: AMI_FILE, members: ["AmiOwner"], described: "AmiOwner" },
+      properties: {
+        project: { type: string, description: "The Pulumi project." },
+        stack: { type: string, description: "The stack." },
+        resource: { type: string, description: "The resource's name." },
+      },
+      required: ["project", "stack", "resource"],
+    },
+    "oskit:gcp:Endpoints": {
+      description: "Where the clients connect (tests, private endpoints).",
+      jsdoc: { file: "provider/gcp/http.ts", members: ["GcpEndpoints"], described: "GcpEndpoints" },
+      properties: {
+        storage: {
+          type: string,
+          description: "Cloud Storage's JSON API root.",
+          default: "https://storage.googleapis.com",
+        },
+        compute: {
+          type: string,
+          description: "Compute Engine's API root.",
+          default: "https://compute.googleapis.com",
+        },
+      },
+      required: [],
+    },
+    "oskit:gcp:Owner": {
+      description: "Who owns the image: labelled on it and in its object's metadata.",
+      jsdoc: { file: GCP_IMAGE_FILE, members: ["ImageOwner"], described: "ImageOwner" },
       properties: {
         project: { type: string, description: "The Pulumi project." },
         stack: { type: string, description: "The stack." },
@@ -479,6 +507,95 @@ const ami = {
   ],
 } as const satisfies ResourceSpec;
 
+const gcpImage = {
+  description:
+    "Uploads an oskit `gce` tarball to Cloud Storage with the resumable protocol (checksummed, skipped when the object is there) and registers it as a GCE image: UEFI_COMPATIBLE, VIRTIO_SCSI_MULTIQUEUE, GVNIC, the system's architecture, labelled with the digest and this stack and resource. A new artifact replaces the image; `pulumi destroy` deletes the image and the object. An interrupted `pulumi up` resumes, and this resource's image of the same artifact is adopted. The token comes from GOOGLE_OAUTH_ACCESS_TOKEN or Application Default Credentials when the provider runs; none is in the state.",
+  jsdoc: {
+    file: "provider/gcp/resource.ts",
+    members: ["ImageArgs", "Image"],
+    described: "Image",
+    own: ["artifact", "project", "owner"],
+  },
+  inputs: {
+    artifact: {
+      type: ref("oskit:index:Artifact"),
+      description: 'The tarball to publish: an ImageBuild\'s `artifacts["gce"]`.',
+    },
+    project: {
+      type: string,
+      description: "The project of the image.",
+      default: "GOOGLE_CLOUD_PROJECT where the plugin runs",
+    },
+    bucket: {
+      type: string,
+      description:
+        "The Cloud Storage bucket the tarball is uploaded to (kept there while the image lives).",
+    },
+    name: {
+      type: string,
+      description: "The image's name (the artifact's short digest and an owner hash are appended).",
+      default: "the resource's name",
+    },
+    family: {
+      type: string,
+      description: "The image family, so instances can follow the latest image.",
+      default: "none",
+    },
+    storageLocations: {
+      type: arrayOf(string),
+      description: 'Where the image is stored, e.g. ["eu"].',
+      default: "GCE's choice near the bucket",
+    },
+    architecture: {
+      type: string,
+      description: "X86_64 or ARM64.",
+      default: "read from the disk's EFI binary",
+    },
+    endpoints: {
+      type: ref("oskit:gcp:Endpoints"),
+      description: "Cloud Storage and Compute endpoints, for tests and private endpoints.",
+      default: "Google's",
+    },
+    labels: {
+      type: mapOf(string),
+      description: "More labels (values ≤ 63 lowercase characters).",
+      default: "none",
+    },
+    chunkSize: {
+      type: integer,
+      description: "Upload request size, a multiple of 256 KiB.",
+      default: "8 MiB",
+    },
+  },
+  requiredInputs: ["artifact", "bucket"],
+  outputs: {
+    owner: {
+      type: ref("oskit:gcp:Owner"),
+      description:
+        "Who owns the image, from the resource's URN: it is labelled `oskit-owner` with PROJECT/STACK/RESOURCE's hash, and its object's metadata names it.",
+    },
+    imageName: { type: string, description: "The image's name." },
+    selfLink: {
+      type: string,
+      description: "Its self link, what `compute.Instance`'s boot disk takes.",
+    },
+    objectName: { type: string, description: "The tarball's object in `bucket`." },
+    resolvedArchitecture: { type: string, description: "X86_64 or ARM64." },
+  },
+  required: [
+    "artifact",
+    "project",
+    "bucket",
+    "name",
+    "labels",
+    "owner",
+    "imageName",
+    "selfLink",
+    "objectName",
+    "resolvedArchitecture",
+  ],
+} as const satisfies ResourceSpec;
+
 /**
  * The resources, by token. Each area adds one entry here and its handler in
  * provider/plugin/resources.ts (the table there is keyed by these tokens, so one without the
@@ -488,6 +605,7 @@ export const RESOURCES = {
   "oskit:index:ImageBuild": imageBuild,
   "oskit:local:QemuVm": qemuVm,
   "oskit:aws:Ami": ami,
+  "oskit:gcp:Image": gcpImage,
 } as const satisfies Readonly<Record<string, ResourceSpec>>;
 
 export type ResourceToken = keyof typeof RESOURCES;

@@ -26,8 +26,11 @@ const isUnknown = (value: unknown) => value === UNKNOWN;
 
 /** Who owns the image: labelled on it and in its object's metadata. */
 export interface ImageOwner {
+  /** The Pulumi project. */
   readonly project: string;
+  /** The stack. */
   readonly stack: string;
+  /** The resource's name. */
   readonly resource: string;
 }
 

@@ -33,6 +33,15 @@ import {
   type AmiInputs,
   type AmiOutputs,
 } from "../aws/ami";
+import {
+  checkImage as checkGcpImage,
+  createImage as createGcpImage,
+  deleteImageResource as deleteGcpImage,
+  diffImage as diffGcpImage,
+  updateImage as updateGcpImage,
+  type ImageInputs as GcpImageInputs,
+  type ImageOutputs as GcpImageOutputs,
+} from "../gcp/image";
 import type { Manifest } from "../../sdk/manifest/schema";
 import { ociArchitecture } from "../../sdk/resolve/oci";
 import type { ResourceToken } from "../schema";
@@ -175,9 +184,59 @@ const ami: PluginResource = {
   delete: (olds) => deleteAmi(olds as unknown as AmiOutputs),
 };
 
+/**
+ * A GCE image: the project from the plugin's environment when not given (Pulumi's `gcp:project`
+ * is another provider's configuration), the owner from the URN. The token comes from
+ * GOOGLE_OAUTH_ACCESS_TOKEN or Application Default Credentials where the plugin runs.
+ */
+const gcpImage: PluginResource = {
+  check(news, { name, project, stack }) {
+    const gcpProject =
+      news.project ?? process.env.GOOGLE_CLOUD_PROJECT ?? process.env.GOOGLE_PROJECT;
+    const filled = {
+      ...news,
+      ...(gcpProject !== undefined && { project: gcpProject }),
+      name: news.name ?? name,
+      labels: news.labels ?? {},
+      owner: { project, stack, resource: name },
+    };
+    const { inputs, failures } = checkGcpImage(filled as unknown as GcpImageInputs);
+    return {
+      inputs: inputs as unknown as Props,
+      failures:
+        gcpProject === undefined
+          ? [
+              {
+                property: "project",
+                reason: "give project, or set GOOGLE_CLOUD_PROJECT where Pulumi runs",
+              },
+              ...failures.filter((f) => f.property !== "project"),
+            ]
+          : failures,
+    };
+  },
+  diff: (olds, news) =>
+    Promise.resolve(
+      diffGcpImage(olds as unknown as GcpImageOutputs, news as unknown as GcpImageInputs),
+    ),
+  async create(inputs) {
+    const { id, outs } = await createGcpImage(inputs as unknown as GcpImageInputs);
+    return { id, outs: outs as unknown as Props };
+  },
+  async update(olds, news) {
+    const outs = await updateGcpImage(
+      olds as unknown as GcpImageOutputs,
+      news as unknown as GcpImageInputs,
+    );
+    return outs as unknown as Props;
+  },
+  delete: (olds) => deleteGcpImage(olds as unknown as GcpImageOutputs),
+};
+
 /** Every resource of the schema has its work here (a token without one does not compile). */
 export const HANDLERS: { readonly [T in ResourceToken]: PluginResource } = {
   "oskit:index:ImageBuild": imageBuild,
   "oskit:local:QemuVm": qemuVm,
   "oskit:aws:Ami": ami,
+  "oskit:gcp:Image": gcpImage,
 };

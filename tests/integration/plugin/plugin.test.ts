@@ -15,6 +15,8 @@ import { ociArchitecture } from "../../../sdk/resolve/oci";
 import { ContentStore } from "../../../sdk/resolve/store/store";
 import { startAwsFake, type AwsFake } from "../../support/aws";
 import { tinyAwsDisk } from "../../support/aws-disk";
+import { startGcpFake, type GcpFake } from "../../support/gcp";
+import { tinyGceTarball } from "../../support/gce-disk";
 import { storeImage } from "../../support/images";
 import { ROOT } from "../../support/paths";
 import { tarOf } from "../../support/tar";
@@ -111,7 +113,9 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
   let plugin: ChildProcessWithoutNullStreams;
   let client: ResourceProviderClient;
   let aws: AwsFake;
+  let gcp: GcpFake;
   let artifact: Props;
+  let tarball: Props;
   const logs: string[] = [];
   const output: string[] = [];
 
@@ -129,6 +133,8 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
     });
     artifact = await tinyAwsDisk(dir);
     aws = await startAwsFake({ region: "eu-west-1" });
+    tarball = { ...(await tinyGceTarball(dir)) };
+    gcp = await startGcpFake({ project: "oskit-test", buckets: ["oskit-images"] });
     const fake = await fakeEngine(logs);
     engine = fake.server;
     // The user's environment: the SDK's default chain finds the credentials there, and nothing else.
@@ -139,6 +145,9 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
       AWS_PROFILE: undefined,
       AWS_REGION: undefined,
       AWS_DEFAULT_REGION: undefined,
+      GOOGLE_OAUTH_ACCESS_TOKEN: gcp.token,
+      GOOGLE_CLOUD_PROJECT: undefined,
+      GOOGLE_PROJECT: undefined,
     });
     plugin = started.child;
     client = new ResourceProviderClient(
@@ -152,6 +161,7 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
     plugin?.kill();
     engine?.forceShutdown();
     await aws?.close();
+    await gcp?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -420,11 +430,76 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
     assert.deepEqual(aws.state.leftovers(), []);
   });
 
+  const GCP_URN = "urn:pulumi:test::program::oskit:gcp:Image::web";
+  async function checkGcpImage(props: Props) {
+    const request = new pb.CheckRequest();
+    request.setUrn(GCP_URN);
+    request.setOlds(struct({}));
+    request.setNews(struct(props));
+    return call<pb.CheckResponse>((done) => client.check(request, done));
+  }
+
+  it("gcp Image: Check names bad inputs and asks for a project; Create uploads and registers it in the fake with the plugin's environment token; Delete removes image and object", async () => {
+    const bad = failuresOf(
+      await checkGcpImage({ artifact: { ...tarball, format: "vhd" }, bucket: "Bad Bucket" }),
+    );
+    assert.deepEqual(Object.keys(bad).sort(), ["artifact.format", "bucket", "project"]);
+    assert.match(bad.project!, /GOOGLE_CLOUD_PROJECT/);
+
+    const endpoints = { storage: gcp.storageEndpoint, compute: gcp.computeEndpoint };
+    const checked = await checkGcpImage({
+      artifact: tarball,
+      project: "oskit-test",
+      bucket: "oskit-images",
+      endpoints,
+    });
+    assert.deepEqual(checked.getFailuresList(), []);
+    const inputs = checked.getInputs()!.toJavaScript();
+    assert.deepEqual(inputs.owner, { project: "program", stack: "test", resource: "web" });
+    assert.equal(inputs.name, "web");
+
+    const request = new pb.CreateRequest();
+    request.setUrn(GCP_URN);
+    request.setProperties(checked.getInputs());
+    const made = await call<pb.CreateResponse>((done) => client.create(request, done));
+    const outs = made.getProperties()!.toJavaScript() as {
+      imageName: string;
+      selfLink: string;
+      objectName: string;
+      resolvedArchitecture: string;
+    };
+    assert.equal(made.getId(), `projects/oskit-test/global/images/${outs.imageName}`);
+    assert.match(outs.imageName, /^web-[0-9a-f]{12}-[0-9a-f]{6}$/);
+    assert.equal(outs.resolvedArchitecture, "X86_64");
+    const listed = await fetch(
+      `${gcp.computeEndpoint}/compute/v1/projects/oskit-test/global/images/${outs.imageName}`,
+      { headers: { authorization: `Bearer ${gcp.token}` } },
+    );
+    assert.equal(listed.status, 200);
+
+    const removal = new pb.DeleteRequest();
+    removal.setId(made.getId());
+    removal.setUrn(GCP_URN);
+    removal.setProperties(made.getProperties());
+    await call<Empty>((done) => client.delete(removal, done));
+    const gone = await fetch(
+      `${gcp.computeEndpoint}/compute/v1/projects/oskit-test/global/images/${outs.imageName}`,
+      { headers: { authorization: `Bearer ${gcp.token}` } },
+    );
+    assert.equal(gone.status, 404);
+    const object = await fetch(
+      `${gcp.storageEndpoint}/storage/v1/b/oskit-images/o/${encodeURIComponent(outs.objectName)}`,
+      { headers: { authorization: `Bearer ${gcp.token}` } },
+    );
+    assert.equal(object.status, 404);
+  });
+
   it("no secret value or credential reached the plugin's output or the engine's log", () => {
     const said = [...output, ...logs].join("\n");
     assert.ok(output.join("").length > 0, "the port at least");
     assert.equal(said.includes(SECRET), false, said);
     assert.equal(said.includes(aws.credentials.secretAccessKey), false, said);
     assert.equal(said.includes(aws.credentials.accessKeyId), false, said);
+    assert.equal(said.includes(gcp.token), false, said);
   });
 });
