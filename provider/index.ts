@@ -4,3 +4,4 @@ export type { Artifact, ArtifactFile } from "./build/image-build";
 export * as local from "./local";
 export * as aws from "./aws";
 export * as gcp from "./gcp";
+export * as azure from "./azure";

@@ -1,6 +1,7 @@
 /**
  * What an oskit system needs in RAM, and the check that refuses a machine with less: shared by the
- * clouds' instances (`oskit.aws.Instance`, `oskit.gcp.Instance`), which bring their own tables.
+ * clouds' machines (`oskit.aws.Instance`, `oskit.gcp.Instance`, `oskit.azure.VirtualMachine`), which
+ * bring their own tables.
  */
 import { statSync } from "node:fs";
 import { ValidationError } from "../sdk/errors";
@@ -13,15 +14,19 @@ const MiB = 1 << 20;
  * kernel, the runtime and the services' own working memory, plus 3 × the boot payload (the
  * compressed kernel and initrd stay in memory while the initrd unpacks into RAM, about 2.5 times
  * its gzip'd size: hello's 12.0 MB initrd is 29.3 MB unpacked). The payload is the artifact's size;
- * for `aws`, a disk of whole GiB that is mostly zeros, it is the bytes its sparse file holds.
+ * for `aws` (a disk of whole GiB) and `vhd` (a fixed VHD of whole MiB), disks that are mostly zeros,
+ * it is the bytes their sparse files hold.
  */
 export function imageMemoryNeedMiB(artifact: Artifact, payloadBytes = artifact.size): number {
   return 256 + Math.ceil((3 * payloadBytes) / MiB);
 }
 
+/** Formats written as sparse disks that are mostly zeros: their payload is what the file holds. */
+const SPARSE_DISKS: ReadonlySet<Artifact["format"]> = new Set(["aws", "vhd"]);
+
 /** The boot payload of an artifact in bytes (see imageMemoryNeedMiB). */
 export function payloadBytes(artifact: Artifact): number {
-  if (artifact.format !== "aws") return artifact.size;
+  if (!SPARSE_DISKS.has(artifact.format)) return artifact.size;
   try {
     return Math.min(artifact.size, statSync(artifact.path).blocks * 512);
   } catch {

@@ -28,7 +28,7 @@ describe("provider/memory: what a system needs in RAM", () => {
     assert.equal(imageMemoryNeedMiB(artifact("aws", 1024 * MiB), 10 * MiB), 286);
   });
 
-  it("GIVEN an aws disk WHEN its payload is measured THEN it is what the sparse file holds; other formats, their size", () => {
+  it("GIVEN an aws or vhd disk WHEN its payload is measured THEN it is what the sparse file holds; other formats, their size", () => {
     const dir = mkdtempSync(join(tmpdir(), "oskit-memory-"));
     try {
       const path = join(dir, "disk.raw");
@@ -38,6 +38,11 @@ describe("provider/memory: what a system needs in RAM", () => {
       closeSync(fd);
       const held = payloadBytes(artifact("aws", 1024 * MiB, path));
       assert.ok(held >= 4 * MiB && held < 5 * MiB, `${held}`);
+      assert.equal(
+        payloadBytes(artifact("vhd", 1024 * MiB, path)),
+        held,
+        "a fixed VHD, mostly zeros",
+      );
       assert.equal(payloadBytes(artifact("raw-efi", 1024 * MiB, path)), 1024 * MiB);
       assert.equal(payloadBytes(artifact("aws", 1024 * MiB, join(dir, "gone"))), 1024 * MiB);
     } finally {
