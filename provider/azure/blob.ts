@@ -1,11 +1,13 @@
 /**
- * The few page-blob calls of an Azure upload, as a small interface (tests hand in their own or
- * wrap the real one), and the real client behind it. `@azure/storage-blob` is loaded by the
- * function that makes a client, never when this module loads, so programs that do not publish to
- * Azure never load it. The storage key or SAS is handed to the SDK and kept nowhere else.
+ * The few page-blob and container calls of an Azure upload, as small interfaces (tests hand in
+ * their own or wrap the real ones), and the real clients behind them. `@azure/storage-blob` is
+ * loaded by the functions that make a client, never when this module loads, so programs that do
+ * not publish to Azure never load it. The storage key, SAS or token credential is handed to the
+ * SDK and kept nowhere else.
  */
 import type { Extent } from "../aws/blocks";
 import { ErrorCode, OskitError } from "../../sdk/errors";
+import type { AzureTokenCredential } from "./credentials";
 
 /** What Get Blob Properties tells of an existing blob. */
 export interface BlobFacts {
@@ -44,8 +46,71 @@ export interface BlobTarget {
   readonly blobEndpoint?: string;
   /** A storage account key. @default the AZURE_STORAGE_KEY environment variable */
   readonly accountKey?: string;
-  /** A SAS token (query string, with or without the leading `?`) instead of a key. */
+  /**
+   * A SAS token (query string, with or without the leading `?`) instead of a key.
+   * @default the AZURE_STORAGE_SAS_TOKEN environment variable
+   */
   readonly sas?: string;
+  /** A Microsoft Entra ID credential (Storage scope) when there is neither key nor SAS. */
+  readonly credential?: AzureTokenCredential;
+}
+
+/** A container and how to sign for it (a target without its blob). */
+export type ContainerTarget = Omit<BlobTarget, "blob">;
+
+/** How requests to the blob service are signed: a key, a SAS, or a token. */
+export type BlobAuth =
+  | { readonly kind: "key"; readonly key: string }
+  | { readonly kind: "sas"; readonly sas: string }
+  | { readonly kind: "token"; readonly credential: AzureTokenCredential };
+
+const given = (value: string | undefined) =>
+  value !== undefined && value.trim() !== "" ? value.trim() : undefined;
+
+/**
+ * The target's signing: its key, else its SAS, else AZURE_STORAGE_KEY, else
+ * AZURE_STORAGE_SAS_TOKEN, else its credential. A key and a SAS both given is refused.
+ */
+export function blobAuth(
+  target: ContainerTarget,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): BlobAuth {
+  const key = given(target.accountKey);
+  const sas = given(target.sas)?.replace(/^\?/, "");
+  if (key !== undefined && sas !== undefined)
+    throw new OskitError(
+      ErrorCode.Publish,
+      `storage account ${target.account}: give an account key or a SAS, not both`,
+    );
+  if (key !== undefined) return { kind: "key", key };
+  if (sas !== undefined) return { kind: "sas", sas };
+  const envKey = given(env.AZURE_STORAGE_KEY);
+  if (envKey !== undefined) return { kind: "key", key: envKey };
+  const envSas = given(env.AZURE_STORAGE_SAS_TOKEN)?.replace(/^\?/, "");
+  if (envSas !== undefined) return { kind: "sas", sas: envSas };
+  if (target.credential !== undefined) return { kind: "token", credential: target.credential };
+  throw new OskitError(
+    ErrorCode.Publish,
+    `no credentials for storage account ${target.account}: give an account key (AZURE_STORAGE_KEY), a SAS (AZURE_STORAGE_SAS_TOKEN), or a Microsoft Entra ID credential (DefaultAzureCredential, with a Storage Blob Data Contributor role on the account)`,
+  );
+}
+
+/** What a listing tells of a blob. */
+export interface ListedBlob {
+  readonly name: string;
+  readonly size: number;
+  readonly blobType: string | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** The container calls of publishing: listing oskit's blobs and deleting one. */
+export interface BlobContainerApi {
+  /** The container's address (without any SAS). */
+  readonly url: string;
+  /** The blobs whose names start with `prefix`, with their metadata. */
+  list(prefix: string): Promise<ListedBlob[]>;
+  /** Deletes the blob (and its snapshots); false when there was none. */
+  remove(name: string): Promise<boolean>;
 }
 
 /** The container's URL (no SAS) for a target. */
@@ -61,33 +126,38 @@ export function blobUrl(
   return `${containerUrl(target)}/${target.blob.split("/").map(encodeURIComponent).join("/")}`;
 }
 
+/** The SDK, its pipeline for the target, and how a URL is signed (the SAS appended). */
+async function sdkPipeline(
+  target: ContainerTarget,
+  env: Readonly<Record<string, string | undefined>>,
+) {
+  const auth = blobAuth(target, env);
+  const sdk = await import("@azure/storage-blob");
+  const credential =
+    auth.kind === "key"
+      ? new sdk.StorageSharedKeyCredential(target.account, auth.key)
+      : auth.kind === "sas"
+        ? new sdk.AnonymousCredential()
+        : auth.credential;
+  const pipeline = sdk.newPipeline(credential, { retryOptions: { maxTries: 1 } });
+  const signed = (u: string) => (auth.kind === "sas" ? `${u}?${auth.sas}` : u);
+  return { sdk, pipeline, signed };
+}
+
+const status = (error: unknown) => (error as { statusCode?: unknown })?.statusCode;
+
 /**
- * The real page-blob client of a target, signed with its key or SAS. The SDK's own retries are
- * off (one try): the upload's retry policy is the one, and tests see it.
+ * The real page-blob client of a target, signed with its key, SAS or token. The SDK's own retries
+ * are off (one try): the upload's retry policy is the one, and tests see it.
  */
 export async function pageBlobClient(
   target: BlobTarget,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<PageBlobApi> {
-  const key = target.accountKey ?? env.AZURE_STORAGE_KEY;
-  const sas = target.sas?.replace(/^\?/, "");
-  if ((key === undefined || key === "") && (sas === undefined || sas === ""))
-    throw new OskitError(
-      ErrorCode.Publish,
-      `no credentials for storage account ${target.account}: set AZURE_STORAGE_KEY (or pass the account key) or give a SAS token; Microsoft Entra ID sign-in (DefaultAzureCredential) is not supported yet`,
-    );
-  const sdk = await import("@azure/storage-blob");
+  const { sdk, pipeline, signed } = await sdkPipeline(target, env);
   const url = blobUrl(target);
-  const pipeline = sdk.newPipeline(
-    sas !== undefined && sas !== ""
-      ? new sdk.AnonymousCredential()
-      : new sdk.StorageSharedKeyCredential(target.account, key!),
-    { retryOptions: { maxTries: 1 } },
-  );
-  const signed = (u: string) => (sas !== undefined && sas !== "" ? `${u}?${sas}` : u);
   const blob = new sdk.PageBlobClient(signed(url), pipeline);
   const container = new sdk.ContainerClient(signed(containerUrl(target)), pipeline);
-  const status = (error: unknown) => (error as { statusCode?: unknown })?.statusCode;
   return {
     url,
     async ensureContainer() {
@@ -128,6 +198,45 @@ export async function pageBlobClient(
     },
     async setContentMd5(md5, contentType) {
       await blob.setHTTPHeaders({ blobContentMD5: md5, blobContentType: contentType });
+    },
+  };
+}
+
+/** The real container client of a target (listing needs the SAS's `l` permission, deleting `d`). */
+export async function blobContainerClient(
+  target: ContainerTarget,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<BlobContainerApi> {
+  const { sdk, pipeline, signed } = await sdkPipeline(target, env);
+  const url = containerUrl(target);
+  const container = new sdk.ContainerClient(signed(url), pipeline);
+  return {
+    url,
+    async list(prefix) {
+      const out: ListedBlob[] = [];
+      try {
+        for await (const item of container.listBlobsFlat({ prefix, includeMetadata: true }))
+          out.push({
+            name: item.name,
+            size: item.properties.contentLength ?? 0,
+            blobType: item.properties.blobType,
+            metadata: item.metadata ?? {},
+          });
+      } catch (error) {
+        if (status(error) === 404) return [];
+        throw error;
+      }
+      return out;
+    },
+    async remove(name) {
+      const blob = container.getBlobClient(name);
+      try {
+        await blob.delete({ deleteSnapshots: "include" });
+        return true;
+      } catch (error) {
+        if (status(error) === 404) return false;
+        throw error;
+      }
     },
   };
 }

@@ -11,7 +11,8 @@ import { createReadStream } from "node:fs";
 import { open, stat } from "node:fs/promises";
 import { ErrorCode, OskitError } from "../../sdk/errors";
 import type { Extent } from "../aws/blocks";
-import { errorFacts, isTransient, withRetries, type RetryPolicy } from "../aws/retry";
+import { errorFacts, isTransient, type RetryPolicy } from "../aws/retry";
+import { withRetries as retry } from "../retry";
 import type { PageBlobApi } from "./blob";
 
 /** Azure's page size: offsets and lengths of Put Page are multiples of it. */
@@ -215,6 +216,33 @@ export function isTransientAzure(error: unknown): boolean {
   );
 }
 
+const defaultPolicy = { attempts: 8, baseMs: 500, maxMs: 20_000 };
+
+/** Retry-After of a throttled answer (503 ServerBusy, 429), in ms, when the service named one. */
+export function retryAfterMs(error: unknown): number | undefined {
+  const headers = (error as { response?: { headers?: { get?: (name: string) => unknown } } })
+    ?.response?.headers;
+  const value = typeof headers?.get === "function" ? headers.get("retry-after") : undefined;
+  if (typeof value !== "string" || value.trim() === "") return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+/** Runs a blob call until it succeeds or fails for good; Retry-After honoured (up to maxMs). */
+function withRetries<T>(
+  what: string,
+  call: (attempt: number) => Promise<T>,
+  policy: RetryPolicy,
+  retryable: (error: unknown) => boolean,
+): Promise<T> {
+  return retry(what, call, policy, {
+    retryable,
+    defaults: defaultPolicy,
+    askedWaitMs: retryAfterMs,
+  });
+}
+
 /** Where an upload stands. */
 export interface AzureUploadProgress {
   /** Put Page bytes accepted so far. */
@@ -233,6 +261,8 @@ export interface AzureUploadOptions {
   readonly digest: string;
   /** The byte ranges of the disk holding data (an oskit output's `allocation`): the rest is not read. */
   readonly allocation?: readonly Extent[];
+  /** More metadata for a new blob (keys lowercase letters and digits, values printable ASCII). */
+  readonly metadata?: Readonly<Record<string, string>>;
   /** Put Page calls in flight at once (each holds up to 4 MiB). @default 8 */
   readonly parallel?: number;
   /** The most one Put Page carries, at most 4 MiB. @default 4 MiB */
@@ -266,8 +296,6 @@ export interface AzureUploadResult {
   readonly contentMd5: string;
   readonly seconds: number;
 }
-
-const defaultPolicy: RetryPolicy = { attempts: 8, baseMs: 500, maxMs: 20_000 };
 
 async function fileMd5(path: string): Promise<Buffer> {
   const hash = createHash("md5");
@@ -306,7 +334,7 @@ export async function uploadVhd(
   if (existing === undefined) {
     await withRetries(
       `Put Blob ${api.url}`,
-      () => api.create(fileSize, { [DIGEST_KEY]: options.digest }),
+      () => api.create(fileSize, { ...options.metadata, [DIGEST_KEY]: options.digest }),
       policy,
       isTransientAzure,
     );

@@ -31,6 +31,10 @@ export interface SeenRequest {
   readonly path: string;
   readonly range: string | undefined;
   readonly authorization: boolean;
+  /** Azure Storage's `x-ms-range` (Put Page's byte range), if any. */
+  readonly msRange: string | undefined;
+  /** The request body's length. */
+  readonly bytes: number;
   /** The fault injected, if any. */
   readonly fault: Fault["kind"] | undefined;
 }
@@ -114,15 +118,20 @@ export async function startFaultProxy(upstreamUrl: string): Promise<FaultProxy> 
       const method = request.method ?? "GET";
       const path = request.url ?? "/";
       const fault = take(method, path);
-      requests.push({
+      const msRange = request.headers["x-ms-range"];
+      const seen = {
         at: Date.now() - started,
         method,
         path,
         range: request.headers.range,
         authorization: request.headers.authorization !== undefined,
+        msRange: typeof msRange === "string" ? msRange : undefined,
+        bytes: 0,
         fault: fault?.kind,
-      });
+      };
+      requests.push(seen);
       const body = await readBody(request);
+      seen.bytes = body.length;
       if (fault?.kind === "reset") {
         request.socket.destroy();
         return;

@@ -166,10 +166,10 @@ describe("azure upload (Azurite)", function () {
     // THEN both are refused before anything is sent
     await assert.rejects(checkVhd(raw), /not a VHD \(no "conectix" footer/);
     await assert.rejects(checkVhd(dynamic), /a dynamic VHD; Azure boots fixed VHDs only/);
-    // AND without a key or SAS the client says what to set
+    // AND without a key, SAS or credential the client says what to give
     await assert.rejects(
       pageBlobClient({ account: "a", container: "c", blob: "b" }, {}),
-      /set AZURE_STORAGE_KEY .*\(DefaultAzureCredential\) is not supported yet/,
+      /give an account key \(AZURE_STORAGE_KEY\), a SAS \(AZURE_STORAGE_SAS_TOKEN\), or a Microsoft Entra ID credential/,
     );
   });
 });
