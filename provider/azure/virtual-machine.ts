@@ -519,6 +519,10 @@ export class VirtualMachine extends pulumi.ComponentResource {
       {
         parent: this,
         ...(customData !== undefined && { additionalSecretOutputs: ["osProfile"] }),
+        // Azure refuses to change an OS profile (custom data, user, keys, host name) or the image
+        // after creation: a new one replaces the VM, the old one deleted first as the NIC is its.
+        replaceOnChanges: ["osProfile", "storageProfile.imageReference"],
+        deleteBeforeReplace: true,
       },
     );
 

@@ -260,6 +260,8 @@ interface Registration {
   readonly parent: string;
   readonly inputs: Record<string, unknown>;
   readonly additionalSecretOutputs: readonly string[];
+  readonly replaceOnChanges: readonly string[];
+  readonly deleteBeforeReplace: boolean;
 }
 
 describe("oskit.azure.VirtualMachine under pulumi.runtime.setMocks", function () {
@@ -298,6 +300,8 @@ describe("oskit.azure.VirtualMachine under pulumi.runtime.setMocks", function ()
             parent: req.getParent(),
             inputs: req.getObject()?.toJavaScript() ?? {},
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+            replaceOnChanges: req.getReplaceonchangesList(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
           });
         callback(err, response);
       });
@@ -461,6 +465,12 @@ describe("oskit.azure.VirtualMachine under pulumi.runtime.setMocks", function ()
       },
     );
     assert.ok(machine.additionalSecretOutputs.includes("osProfile"), "osProfile's outputs too");
+    assert.deepEqual(
+      machine.replaceOnChanges,
+      ["osProfile", "storageProfile.imageReference"],
+      "Azure changes neither in place",
+    );
+    assert.equal(machine.deleteBeforeReplace, true, "the NIC is the old VM's until it is gone");
     assert.deepEqual(machine.inputs.networkProfile, {
       networkInterfaces: [{ id: arm("Microsoft.Network/networkInterfaces"), primary: true }],
     });
