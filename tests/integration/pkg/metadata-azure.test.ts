@@ -121,16 +121,27 @@ describe("pkg/metadata on Azure, in a chroot of the package against a strict Wir
     assert.ok(run_.seconds >= 3 && run_.seconds < 10, `${run_.seconds} s`);
   });
 
-  for (const [kind, ovf] of [
-    ["truncated", ovfEnvXml(FULL).slice(0, 700)],
-    ["badly nested", ovfEnvXml(FULL).replace("</ns1:HostName>", "</ns1:UserName>")],
-    ["CustomData that is not base64", ovfEnvXml({ ...FULL, customData: "not base64!" })],
+  const WELL_FORMED = "not well-formed XML";
+  const NO_HOST = "no HostName, or not one of 1 to 64 letters";
+  for (const [kind, ovf, reason] of [
+    ["truncated", ovfEnvXml(FULL).slice(0, 700), WELL_FORMED],
+    ["badly nested", ovfEnvXml(FULL).replace("</ns1:HostName>", "</ns1:UserName>"), WELL_FORMED],
+    [
+      "CustomData that is not base64",
+      ovfEnvXml({ ...FULL, customData: "not base64!" }),
+      "CustomData is not base64",
+    ],
     [
       "two HostNames",
       ovfEnvXml(FULL).replace("<ns1:UserName>", "<ns1:HostName>other</ns1:HostName><ns1:UserName>"),
+      NO_HOST,
     ],
-    ["no HostName", ovfEnvXml(FULL).replace(/<ns1:HostName>[^<]*<\/ns1:HostName>/, "")],
-    ["another document", '<?xml version="1.0"?><Environment><Other/></Environment>'],
+    ["no HostName", ovfEnvXml(FULL).replace(/<ns1:HostName>[^<]*<\/ns1:HostName>/, ""), NO_HOST],
+    [
+      "another document",
+      '<?xml version="1.0"?><Environment><Other/></Environment>',
+      "no Environment/ProvisioningSection/LinuxProvisioningConfigurationSet",
+    ],
   ] as const)
     it(`GIVEN an ovf-env.xml that is ${kind} WHEN it runs THEN nothing is written and it reports NotReady, ProvisioningFailed (as Azure's agent and cloud-init do)`, async () => {
       const run_ = await run(ovf);
@@ -146,9 +157,13 @@ describe("pkg/metadata on Azure, in a chroot of the package against a strict Wir
           description: undefined,
         },
       );
-      assert.match(report!.description!, /ovf-env\.xml/);
+      assert.ok(
+        report!.description!.startsWith(`oskit metadata: ovf-env.xml from /ovf: ${reason}`),
+        report!.description,
+      );
       assert.deepEqual(run_.listing(), ["provider"]);
-      assert.match(run_.stdout, /Azure ovf-env\.xml from \/ovf.*nothing taken from it/);
+      assert.ok(run_.stdout.includes(`Azure ovf-env.xml from /ovf: ${reason}`), run_.stdout);
+      assert.match(run_.stdout, /nothing taken from it/);
       assert.match(run_.stdout, /metadata: no configuration data/);
     });
 
