@@ -17,6 +17,13 @@ import {
   diffImage as diffGcpImage,
   updateImage as updateGcpImage,
 } from "./gcp/image";
+import {
+  checkImage as checkAzureImage,
+  createImage as createAzureImage,
+  deleteImageResource as deleteAzureImage,
+  diffImage as diffAzureImage,
+  updateImage as updateAzureImage,
+} from "./azure/image";
 import { checkQemuVm, createQemuVm, deleteQemuVm, diffQemuVm, updateQemuVm } from "./local/qemu-vm";
 
 export const imageBuild = {
@@ -60,4 +67,16 @@ export const gcpImage = {
     news: Parameters<typeof updateGcpImage>[1],
   ) => updateGcpImage(olds, news),
   delete: (olds: Parameters<typeof deleteGcpImage>[0]) => deleteGcpImage(olds),
+};
+
+export const azureImage = {
+  check: checkAzureImage,
+  diff: (olds: Parameters<typeof diffAzureImage>[0], news: Parameters<typeof diffAzureImage>[1]) =>
+    diffAzureImage(olds, news),
+  create: (inputs: Parameters<typeof createAzureImage>[0]) => createAzureImage(inputs),
+  update: (
+    olds: Parameters<typeof updateAzureImage>[0],
+    news: Parameters<typeof updateAzureImage>[1],
+  ) => updateAzureImage(olds, news),
+  delete: (olds: Parameters<typeof deleteAzureImage>[0]) => deleteAzureImage(olds),
 };
