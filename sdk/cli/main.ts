@@ -9,9 +9,11 @@ import { join } from "node:path";
 import { ErrorCode, formatProblem, OskitError, type Problem } from "../errors";
 import { FORMATS } from "../formats/writers";
 import { BOOT_MODES } from "../../provider/aws/register";
+import { STORAGE_ACCOUNT_TYPES } from "../../provider/azure/register";
 import { DIFF_FORMATS, type DiffFormat } from "../manifest/diff/render";
 import { pushAwsCommand, type PushAwsOptions } from "./commands/aws";
 import { pushGcpCommand, type PushGcpOptions } from "./commands/gcp";
+import { pushAzureCommand, type PushAzureOptions } from "./commands/azure";
 import { buildCommand, type BuildCommandOptions } from "./commands/build";
 import { diff } from "./commands/diff";
 import { lockCommand, pullCommand, pushCommand, type RegistryFlags } from "./commands/registry";
@@ -286,6 +288,42 @@ function program(io: Io, done: (code: number) => void): Command {
     .option("--storage-location <location>", "where the image is stored (repeatable)", collect)
     .action(async (artifact: string, opts: PushGcpOptions) =>
       done(await pushGcpCommand(io, artifact, opts)),
+    );
+  cmd.commands
+    .find((c) => c.name() === "push")!
+    .command("azure")
+    .description(
+      "upload a fixed VHD as a page blob (only the pages holding data) and register it as a managed image; ARM tokens from DefaultAzureCredential",
+    )
+    .argument(
+      "<artifact>",
+      "an oskit vhd output (NAME.vhd), or any fixed VHD of a whole number of MiB",
+    )
+    .option("--account <account>", "the storage account to upload the VHD to")
+    .option("--container <container>", "the blob container (made when missing)")
+    .option("--resource-group <group>", "the image's resource group")
+    .option("--location <location>", "the image's region, e.g. westeurope")
+    .option("--subscription <id>", "the subscription (default: $AZURE_SUBSCRIPTION_ID)")
+    .option("--name <name>", "the image's name (default: the file's name)")
+    .option(
+      "--hyperv-generation <generation>",
+      "V2 (UEFI) or V1 (BIOS) (default: from the oskit format)",
+    )
+    .option(
+      "--storage-account-type <type>",
+      `the image's OS disk storage: ${STORAGE_ACCOUNT_TYPES.join(", ")} (default: Standard_LRS)`,
+    )
+    .option("--no-register", "upload the blob only")
+    .option("--blob-endpoint <url>", "the blob service's endpoint (other clouds, emulators, tests)")
+    .option("--arm-endpoint <url>", "Azure Resource Manager's endpoint (other clouds, tests)")
+    .option(
+      "--account-key <key>",
+      "the storage account key (default: $AZURE_STORAGE_KEY; prefer the variable: arguments show in ps)",
+    )
+    .option("--sas <token>", "a SAS token for the container (default: $AZURE_STORAGE_SAS_TOKEN)")
+    .option("--parallel <n>", "Put Page calls in flight at once (default: 8)")
+    .action(async (artifact: string, opts: PushAzureOptions) =>
+      done(await pushAzureCommand(io, artifact, opts)),
     );
 
   registryFlags(
