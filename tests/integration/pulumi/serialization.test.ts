@@ -4,7 +4,9 @@
  * (under Pulumi's mocks, which serialize the provider exactly as `pulumi up` does), and a new Node
  * process loads the serialized text the way Pulumi's dynamic-provider host does
  * (`require-from-string`, in the program's directory) and drives it: check, create, diff, delete
- * (the Ami's against the local EC2/EBS fake, with the credentials in that process's environment).
+ * (the Ami's against the local EC2/EBS fake, the Azure Image's against Azurite and the ARM fake
+ * with its token from a managed identity endpoint through DefaultAzureCredential, with the
+ * credentials in that process's environment).
  */
 import { strict as assert } from "node:assert";
 import { execFileSync, spawn } from "node:child_process";
@@ -22,6 +24,15 @@ import { join } from "node:path";
 import { ContentStore } from "../../../sdk/resolve/store/store";
 import { startAwsFake, type AwsFake } from "../../support/aws";
 import { tinyAwsDisk } from "../../support/aws-disk";
+import { startArmFake, type ArmFake } from "../../support/azure-arm";
+import { tinyVhd } from "../../support/azure-disk";
+import { startManagedIdentity, type ManagedIdentityEndpoint } from "../../support/azure-identity";
+import {
+  AZURITE_ACCOUNT,
+  AZURITE_KEY,
+  startAzurite,
+  type RunningAzurite,
+} from "../../support/azurite";
 import { storeImage } from "../../support/images";
 import { ROOT, TMP } from "../../support/paths";
 import { tarOf } from "../../support/tar";
@@ -304,6 +315,122 @@ ${LOAD_PROVIDER}
       assert.equal(aws.state.image(id).state, "deregistered", "delete deregistered the AMI");
       assert.equal(aws.state.snapshots.has(outs.snapshotId), false, "and deleted its snapshot");
       assert.deepEqual(aws.state.leftovers(), []);
+    });
+  });
+
+  describe("Azure Image, against Azurite and the ARM fake", () => {
+    let azurite: RunningAzurite;
+    let arm: ArmFake;
+    let identity: ManagedIdentityEndpoint;
+    before(async () => {
+      [azurite, arm] = await Promise.all([
+        startAzurite(),
+        startArmFake({ resourceGroups: ["oskit"], retryAfterSeconds: 0 }),
+      ]);
+      identity = await startManagedIdentity({ [arm.endpoint]: arm.token });
+    });
+    after(() => Promise.all([azurite?.stop(), arm?.close(), identity?.stop()]));
+
+    it("checks, uploads and registers with DefaultAzureCredential's token and the key from the host's environment, finds nothing to do, and deletes image and blob", async () => {
+      const vhd = await tinyVhd(dir);
+      const artifact = {
+        format: "vhd",
+        path: vhd.path,
+        sha256: vhd.sha256,
+        size: vhd.size,
+        files: [],
+      };
+      const host = {
+        ...identity.env,
+        AZURE_STORAGE_KEY: AZURITE_KEY,
+        AZURE_CLIENT_ID: undefined,
+        AZURE_TENANT_ID: undefined,
+        AZURE_CLIENT_SECRET: undefined,
+      };
+      const registered = (await runNode(
+        project,
+        `
+const pulumi = require("@pulumi/pulumi");
+const registered = [];
+pulumi.runtime.setMocks({
+  newResource: (args) => { registered.push(args.inputs); return { id: "image", state: args.inputs }; },
+  call: (args) => args.inputs,
+}, "program", "dev", false).then(async () => {
+  const oskit = require("oskit");
+  const image = new oskit.azure.Image("web", {
+    artifact: ${JSON.stringify(artifact)},
+    subscriptionId: ${JSON.stringify(arm.subscription)},
+    resourceGroupName: "oskit",
+    location: "westeurope",
+    storageAccount: ${JSON.stringify(AZURITE_ACCOUNT)},
+    container: "images",
+    endpoints: { arm: ${JSON.stringify(arm.endpoint)}, blob: ${JSON.stringify(azurite.blobEndpoint)} },
+  });
+  await new Promise((resolve) => image.urn.apply(resolve));
+  console.log(JSON.stringify(registered[0]));
+});
+`,
+        host,
+      )) as Record<string, unknown>;
+      const provider = registered.__provider as string;
+      assert.ok(!provider.includes(ROOT), "the serialized provider names nothing of this checkout");
+      assert.equal(JSON.stringify(registered).includes(AZURITE_KEY), false, "the key in the state");
+      const { __provider: _serialized, ...inputs } = registered;
+      writeFileSync(join(project, "azure-provider.txt"), provider);
+      writeFileSync(join(project, "azure-inputs.json"), JSON.stringify(inputs));
+
+      const up = (await runNode(
+        project,
+        `
+${LOAD_PROVIDER}
+(async () => {
+  const provider = load("azure-provider.txt");
+  const news = JSON.parse(readFileSync("azure-inputs.json", "utf8"));
+  const checked = await provider.check({}, news);
+  const created = await provider.create(checked.inputs);
+  const same = await provider.diff(created.id, created.outs, checked.inputs);
+  console.log(JSON.stringify({ failures: checked.failures, created, same }));
+})().catch((e) => { console.error(e); process.exit(1); });
+`,
+        host,
+      )) as {
+        failures: unknown[];
+        created: { id: string; outs: { imageName: string; blobName: string } };
+        same: { changes: boolean };
+      };
+      assert.deepEqual(up.failures, []);
+      assert.equal(up.same.changes, false);
+      const image = arm.state.image("oskit", up.created.outs.imageName)!;
+      assert.equal(image.provisioningState, "Succeeded");
+      assert.equal(image.tags["oskit-owner"], "program/dev/web");
+      assert.ok(
+        identity.requests.includes(arm.endpoint),
+        "the token came from the identity endpoint",
+      );
+      assert.equal(JSON.stringify(up).includes(AZURITE_KEY), false, "the key in the state");
+      assert.equal(JSON.stringify(up).includes(arm.token), false, "the token in the state");
+      writeFileSync(join(project, "azure-state.json"), JSON.stringify(up.created.outs));
+
+      await runNode(
+        project,
+        `
+${LOAD_PROVIDER}
+(async () => {
+  const provider = load("azure-provider.txt");
+  const olds = JSON.parse(readFileSync("azure-state.json", "utf8"));
+  await provider.delete(olds.imageId, olds);
+  console.log("{}");
+})().catch((e) => { console.error(e); process.exit(1); });
+`,
+        host,
+      );
+      assert.equal(arm.state.image("oskit", up.created.outs.imageName), undefined);
+      const sdk = await import("@azure/storage-blob");
+      const blob = new sdk.BlobClient(
+        `${azurite.blobEndpoint}/images/${up.created.outs.blobName}`,
+        new sdk.StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+      );
+      assert.equal(await blob.exists(), false, "delete removed the blob");
     });
   });
 });
