@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import type { Extent } from "../aws/blocks";
 import type { RetryPolicy } from "../aws/retry";
-import { armRequest, type ArmClient, type LroOptions } from "./arm";
+import { ArmApiError, armRequest, type ArmClient, type LroOptions } from "./arm";
 import {
   blobContainerClient,
   blobUrl,
@@ -21,11 +21,11 @@ import {
   type ContainerTarget,
   type PageBlobApi,
 } from "./blob";
+import { ErrorCode, OskitError } from "../../sdk/errors";
 import { redactSecrets } from "./credentials";
 import {
   deleteImage,
   diskBootOf,
-  getImage,
   hyperVGenerationFor,
   imageName,
   IMAGES_API_VERSION,
@@ -173,6 +173,69 @@ export async function fileSha256(path: string): Promise<string> {
   return `sha256:${hash.digest("hex")}`;
 }
 
+/**
+ * The image, or undefined when the resource group has no image of that name; a missing resource
+ * group or subscription is an error (ARM answers 404 for those too), so nothing is uploaded for an
+ * image that cannot be made.
+ */
+export async function findImage(
+  arm: ArmClient,
+  subscription: string,
+  resourceGroup: string,
+  name: string,
+): Promise<AzureImage | undefined> {
+  try {
+    return (await armRequest<AzureImage>(
+      arm,
+      `get image ${name}`,
+      "GET",
+      imagePath(subscription, resourceGroup, name),
+      { apiVersion: IMAGES_API_VERSION },
+    ))!.body;
+  } catch (error) {
+    if (
+      error instanceof ArmApiError &&
+      error.status === 404 &&
+      (error.code === "ResourceNotFound" || error.code === "NotFound")
+    )
+      return undefined;
+    throw error;
+  }
+}
+
+/**
+ * An error's message for people: Storage answers HEAD requests without a body, so their errors
+ * have no message and the status and code stand in, with what to check on a refusal; the
+ * RequestId lines are kept on one line; secrets are stripped.
+ */
+export function describeAzureError(
+  error: unknown,
+  secrets: readonly (string | undefined)[] = [],
+): string {
+  const e = error as
+    | {
+        message?: unknown;
+        statusCode?: unknown;
+        code?: unknown;
+        request?: { method?: unknown; url?: unknown };
+      }
+    | undefined;
+  let message = (typeof e?.message === "string" ? e.message : String(error))
+    .replace(/\s*\n\s*/g, " ")
+    .trim();
+  const url = e?.request?.url;
+  if (typeof url === "string" && typeof e?.request?.method === "string")
+    message = `${e.request.method} ${url.replace(/\?.*$/, "")}: ${message}`.trim();
+  const status = typeof e?.statusCode === "number" ? e.statusCode : undefined;
+  const code = typeof e?.code === "string" ? e.code : undefined;
+  if (status !== undefined && (message === "" || /:\s*(\(after \d+ attempts\))?$/.test(message)))
+    message = `${message} HTTP ${status}${code !== undefined ? ` ${code}` : ""}`.trim();
+  if (status === 403)
+    message +=
+      ": the storage account refused the key, SAS or token; check it, its expiry and its permissions (a SAS needs r, c, w and l; d to sweep and delete)";
+  return redactSecrets(message, secrets);
+}
+
 /** All the images of a resource group (ARM pages through nextLink). */
 export async function listImages(
   arm: ArmClient,
@@ -281,7 +344,8 @@ export async function publishAzure(
     );
   if (register && clients.arm === undefined)
     problems.push("clients.arm: needed to register the image (azureArmClient makes one)");
-  if (problems.length > 0) throw new Error(`publish to Azure:\n  ${problems.join("\n  ")}`);
+  if (problems.length > 0)
+    throw new OskitError(ErrorCode.Publish, `publish to Azure:\n  ${problems.join("\n  ")}`);
 
   const blob = blobNameFor(options.digest, options.owner);
   const target: BlobTarget = { ...options.storage, blob };
@@ -301,7 +365,7 @@ export async function publishAzure(
   const resourceGroup = options.resourceGroup;
 
   if (register) {
-    const existing = await getImage(arm!, subscription!, resourceGroup!, name);
+    const existing = await findImage(arm!, subscription!, resourceGroup!, name);
     if (existing !== undefined) {
       if (!isOwnImage(existing, options.digest, options.owner))
         throw new Error(
@@ -377,7 +441,7 @@ export async function publishAzure(
     return { ...base, imageName: name, imageId: image.id, image, adopted: false, upload, swept };
   } catch (error) {
     throw new PublishInterrupted(
-      `${url} was uploaded but image ${name} was not made: ${redactSecrets((error as Error).message)}`,
+      `${url} was uploaded but image ${name} was not made: ${describeAzureError(error)}`,
       options.storage.container,
       blob,
       url,
@@ -418,12 +482,16 @@ export async function unpublishAzure(
 ): Promise<AzureUnpublished> {
   let image: UnpublishOutcome = "absent";
   if (options.imageName !== undefined) {
-    const existing = await getImage(
+    // A resource group deleted with its images leaves nothing to delete.
+    const existing = await findImage(
       clients.arm,
       options.subscription,
       options.resourceGroup,
       options.imageName,
-    );
+    ).catch((error: unknown) => {
+      if (error instanceof ArmApiError && error.code === "ResourceGroupNotFound") return undefined;
+      throw error;
+    });
     if (
       existing !== undefined &&
       options.owner !== undefined &&

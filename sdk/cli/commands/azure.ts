@@ -12,12 +12,16 @@ import { diskInfo } from "../../../provider/aws/disk";
 import {
   azureArmClient,
   defaultAzureCredential,
-  redactSecrets,
   subscriptionOf,
   SUBSCRIPTION_ID,
   type AzureTokenCredential,
 } from "../../../provider/azure/credentials";
-import { fileSha256, publishAzure, PublishInterrupted } from "../../../provider/azure/publish";
+import {
+  describeAzureError,
+  fileSha256,
+  publishAzure,
+  PublishInterrupted,
+} from "../../../provider/azure/publish";
 import {
   diskBootOf,
   HYPERV_GENERATIONS,
@@ -242,7 +246,7 @@ export async function pushAzureCommand(
         : "";
     throw new OskitError(
       ErrorCode.Publish,
-      `push to Azure failed: ${redactSecrets((error as Error).message, secrets)}${resume}`,
+      `push to Azure failed: ${describeAzureError(error, secrets)}${resume}`,
       { cause: error },
     );
   }

@@ -194,6 +194,15 @@ describe("the Azure publisher (Azurite and the ARM fake)", function () {
     assert.deepEqual(await listBlobs("squatted").catch(() => []), []);
   });
 
+  it("GIVEN a resource group that does not exist WHEN published THEN ARM's error stops it before any upload", async () => {
+    await assert.rejects(
+      publishAzure(options("no-group", "proj/dev/nogroup", { resourceGroup: "nope" }), clients()),
+      /get image tiny-[0-9a-f]{12}-[0-9a-f]{6}: HTTP 404 ResourceGroupNotFound/,
+    );
+    assert.equal(putPages, 0);
+    assert.deepEqual(await listBlobs("no-group").catch(() => []), []);
+  });
+
   it("GIVEN blobs a killed run left WHEN published THEN this owner's leftovers go and the rest stay", async () => {
     const owner = "proj/dev/sweep";
     const old = `sha256:${"1".repeat(64)}`;
@@ -311,6 +320,10 @@ describe("the Azure publisher (Azurite and the ARM fake)", function () {
     assert.equal(arm.state.image("oskit", published.imageName!), undefined);
     assert.deepEqual(await listBlobs("deleted"), []);
     assert.deepEqual(await unpublishAzure(what, { arm: client }), {
+      image: "absent",
+      blob: "absent",
+    });
+    assert.deepEqual(await unpublishAzure({ ...what, resourceGroup: "gone" }, { arm: client }), {
       image: "absent",
       blob: "absent",
     });

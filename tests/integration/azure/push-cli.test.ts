@@ -120,6 +120,39 @@ describe("oskit push azure", function () {
     assert.equal(arm.state.images.size, images);
   });
 
+  it("GIVEN a SAS the account refuses WHEN pushed THEN exit 1 says what to check, and the SAS is nowhere", async () => {
+    const sas = "sv=2022-11-02&sr=c&sp=rcwl&sig=bm90IGEgc2lnbmF0dXJl";
+    const r = await oskitAsync(
+      [
+        "push",
+        "azure",
+        vhd.path,
+        ...where,
+        "--container",
+        "refused",
+        "--name",
+        "refused",
+        "--location",
+        "westeurope",
+        "--blob-endpoint",
+        azurite.blobEndpoint,
+        "--arm-endpoint",
+        arm.endpoint,
+      ],
+      {
+        env: {
+          ...identity.env,
+          AZURE_STORAGE_SAS_TOKEN: sas,
+          AZURE_STORAGE_KEY: undefined,
+          AZURE_SUBSCRIPTION_ID: arm.subscription,
+        },
+      },
+    );
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /HTTP 403: the storage account refused the key, SAS or token; check it/);
+    assert.ok(!(r.stdout + r.stderr).includes("bm90IGEgc2lnbmF0dXJl"), r.stderr);
+  });
+
   it("GIVEN bad input WHEN pushed THEN exit 2 with what to do, and nothing sent", async () => {
     const calls = arm.state.calls.length;
     // a raw disk, not a VHD
