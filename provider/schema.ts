@@ -77,6 +77,8 @@ const any: TypeSpec = { $ref: "pulumi.json#/Any" };
 const IMAGE_BUILD_FILE = "provider/build/image-build.ts";
 const AMI_FILE = "provider/aws/ami.ts";
 const GCP_IMAGE_FILE = "provider/gcp/image.ts";
+const AZURE_IMAGE_FILE = "provider/azure/image.ts";
+const AZURE_RESOURCE_FILE = "provider/azure/resource.ts";
 
 /** The package's object and enum types, by token. */
 export const TYPES = {
@@ -235,6 +237,92 @@ export const TYPES = {
         resource: { type: string, description: "The resource's name." },
       },
       required: ["project", "stack", "resource"],
+    },
+    "oskit:azure:Endpoints": {
+      description: "Where the clients connect (tests, sovereign clouds, private endpoints).",
+      jsdoc: { file: AZURE_IMAGE_FILE, members: ["AzureEndpoints"], described: "AzureEndpoints" },
+      properties: {
+        arm: {
+          type: string,
+          description: "Azure Resource Manager's root.",
+          default: "https://management.azure.com",
+        },
+        blob: {
+          type: string,
+          description: "The storage account's blob service.",
+          default: "https://ACCOUNT.blob.core.windows.net",
+        },
+      },
+      required: [],
+    },
+    "oskit:azure:Owner": {
+      description:
+        "Who owns the image: tagged on it and its gallery version, and in its blob's metadata.",
+      jsdoc: { file: AZURE_IMAGE_FILE, members: ["ImageOwner"], described: "ImageOwner" },
+      properties: {
+        project: { type: string, description: "The Pulumi project." },
+        stack: { type: string, description: "The stack." },
+        resource: { type: string, description: "The resource's name." },
+      },
+      required: ["project", "stack", "resource"],
+    },
+    "oskit:azure:TargetRegion": {
+      description: "A region the version is replicated to.",
+      jsdoc: {
+        file: "provider/azure/gallery.ts",
+        members: ["TargetRegion"],
+        described: "TargetRegion",
+      },
+      properties: {
+        name: { type: string, description: "The region, e.g. northeurope." },
+        regionalReplicaCount: {
+          type: integer,
+          description: "Replicas in the region (more serve more VMs made at once).",
+          default: "1",
+        },
+        storageAccountType: {
+          type: string,
+          description: "How the replicas are stored.",
+          default: "Standard_LRS",
+        },
+      },
+      required: ["name"],
+    },
+    "oskit:azure:Gallery": {
+      description: "A Shared Image Gallery version to make of the image.",
+      jsdoc: {
+        file: AZURE_RESOURCE_FILE,
+        members: ["ImageGalleryArgs"],
+        described: "ImageGalleryArgs",
+      },
+      properties: {
+        resourceGroupName: {
+          type: string,
+          description: "The gallery's resource group.",
+          default: "the image's",
+        },
+        gallery: { type: string, description: "The gallery (it must exist)." },
+        definition: {
+          type: string,
+          description:
+            "The image definition (it must exist: Linux, Generalized, the disk's Hyper-V generation).",
+        },
+        version: {
+          type: string,
+          description: "MAJOR.MINOR.PATCH; a new artifact needs a new version.",
+        },
+        targetRegions: {
+          type: arrayOf(ref("oskit:azure:TargetRegion")),
+          description: "The regions it is replicated to.",
+          default: "the image's location alone",
+        },
+        excludeFromLatest: {
+          type: boolean,
+          description: "Keep VMs that ask for `latest` on the version before.",
+          default: "false",
+        },
+      },
+      required: ["gallery", "definition", "version"],
     },
   } satisfies Readonly<Record<string, ObjectSpec>>,
 };
@@ -596,6 +684,114 @@ const gcpImage = {
   ],
 } as const satisfies ResourceSpec;
 
+const azureImage = {
+  description:
+    "Uploads an oskit `vhd` as a page blob (only its 512-byte pages holding data, in parallel Put Page calls of at most 4 MiB, resumed from what is there) and registers it as a managed image: Linux, generalized, Hyper-V generation V2 for UEFI disks; with `gallery`, also a gallery image version of it. A new artifact replaces the image; `pulumi destroy` deletes the version, the image and the blob. Everything is tagged with the digest and this stack and resource: an interrupted `pulumi up` resumes, and this resource's image of the same artifact is adopted. ARM tokens come from DefaultAzureCredential, the blob is signed with AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN when set (else the same credential) when the provider runs; none is in the state.",
+  jsdoc: {
+    file: AZURE_RESOURCE_FILE,
+    members: ["ImageArgs", "Image"],
+    described: "Image",
+    own: ["artifact", "subscriptionId", "location", "owner"],
+  },
+  inputs: {
+    artifact: {
+      type: ref("oskit:index:Artifact"),
+      description: 'The disk to publish: an ImageBuild\'s `artifacts["vhd"]`.',
+    },
+    subscriptionId: {
+      type: string,
+      description: "The subscription.",
+      default: "AZURE_SUBSCRIPTION_ID where the plugin runs",
+    },
+    resourceGroupName: {
+      type: string,
+      description: "The resource group of the image (it must exist).",
+    },
+    location: { type: string, description: "The image's region, e.g. westeurope." },
+    storageAccount: {
+      type: string,
+      description:
+        "The storage account the page blob is uploaded to (kept there while the image lives), in the same region.",
+    },
+    container: { type: string, description: "The blob container (made when missing)." },
+    name: {
+      type: string,
+      description: "The image's name (the artifact's short digest and an owner hash are appended).",
+      default: "the resource's name",
+    },
+    hyperVGeneration: {
+      type: string,
+      description: "V1 (BIOS) or V2 (UEFI).",
+      default: "from the format: V2 for vhd",
+    },
+    storageAccountType: {
+      type: string,
+      description: "The storage type of VMs' OS disks made from the image.",
+      default: "Standard_LRS",
+    },
+    diskSizeGB: {
+      type: integer,
+      description: "The OS disk's size in GiB, when larger than the VHD.",
+      default: "the VHD's",
+    },
+    tags: {
+      type: mapOf(string),
+      description: "More tags for the image (and its gallery version).",
+      default: "none",
+    },
+    gallery: {
+      type: ref("oskit:azure:Gallery"),
+      description: "A gallery image version to make of the image, for sharing and replication.",
+      default: "none",
+    },
+    endpoints: {
+      type: ref("oskit:azure:Endpoints"),
+      description: "ARM and blob endpoints, for tests, sovereign clouds and private endpoints.",
+      default: "Azure's public cloud",
+    },
+    parallel: { type: integer, description: "Put Page calls in flight at once.", default: "8" },
+  },
+  requiredInputs: ["artifact", "resourceGroupName", "location", "storageAccount", "container"],
+  outputs: {
+    owner: {
+      type: ref("oskit:azure:Owner"),
+      description:
+        "Who owns the image, from the resource's URN: its image, gallery version and blob are tagged `oskit-owner` = `PROJECT/STACK/RESOURCE`.",
+    },
+    imageName: { type: string, description: "The managed image's name." },
+    imageId: {
+      type: string,
+      description: "Its ARM id, what a VM's `storageProfile.imageReference.id` takes.",
+    },
+    blobName: { type: string, description: "The page blob in `container`." },
+    blobUrl: { type: string, description: "The blob's URL (no SAS)." },
+    resolvedHyperVGeneration: {
+      type: string,
+      description: "V1 or V2: what VMs of the image must be.",
+    },
+    galleryImageVersionId: {
+      type: string,
+      description: "The gallery image version's ARM id, when `gallery` is given.",
+    },
+  },
+  required: [
+    "artifact",
+    "subscriptionId",
+    "resourceGroupName",
+    "location",
+    "storageAccount",
+    "container",
+    "name",
+    "tags",
+    "owner",
+    "imageName",
+    "imageId",
+    "blobName",
+    "blobUrl",
+    "resolvedHyperVGeneration",
+  ],
+} as const satisfies ResourceSpec;
+
 /**
  * The resources, by token. Each area adds one entry here and its handler in
  * provider/plugin/resources.ts (the table there is keyed by these tokens, so one without the
@@ -606,6 +802,7 @@ export const RESOURCES = {
   "oskit:local:QemuVm": qemuVm,
   "oskit:aws:Ami": ami,
   "oskit:gcp:Image": gcpImage,
+  "oskit:azure:Image": azureImage,
 } as const satisfies Readonly<Record<string, ResourceSpec>>;
 
 export type ResourceToken = keyof typeof RESOURCES;

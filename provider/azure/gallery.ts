@@ -34,9 +34,11 @@ export interface GalleryTarget {
 
 /** A region the version is replicated to. */
 export interface TargetRegion {
+  /** The region, e.g. northeurope. */
   readonly name: string;
-  /** @default 1 */
+  /** Replicas in the region (more serve more VMs made at once). @default 1 */
   readonly regionalReplicaCount?: number;
+  /** How the replicas are stored. @default Standard_LRS */
   readonly storageAccountType?: StorageAccountType | "Standard_ZRS";
 }
 

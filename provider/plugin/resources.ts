@@ -42,6 +42,15 @@ import {
   type ImageInputs as GcpImageInputs,
   type ImageOutputs as GcpImageOutputs,
 } from "../gcp/image";
+import {
+  checkImage as checkAzureImage,
+  createImage as createAzureImage,
+  deleteImageResource as deleteAzureImage,
+  diffImage as diffAzureImage,
+  updateImage as updateAzureImage,
+  type ImageInputs as AzureImageInputs,
+  type ImageOutputs as AzureImageOutputs,
+} from "../azure/image";
 import type { Manifest } from "../../sdk/manifest/schema";
 import { ociArchitecture } from "../../sdk/resolve/oci";
 import type { ResourceToken } from "../schema";
@@ -233,10 +242,61 @@ const gcpImage: PluginResource = {
   delete: (olds) => deleteGcpImage(olds as unknown as GcpImageOutputs),
 };
 
+/**
+ * An Azure image: the subscription from the plugin's environment when not given (Pulumi's
+ * `azure-native:subscriptionId` is another provider's configuration), the owner from the URN.
+ * ARM tokens come from DefaultAzureCredential and the blob's key or SAS from AZURE_STORAGE_KEY or
+ * AZURE_STORAGE_SAS_TOKEN where the plugin runs.
+ */
+const azureImage: PluginResource = {
+  check(news, { name, project, stack }) {
+    const subscriptionId =
+      news.subscriptionId ?? process.env.AZURE_SUBSCRIPTION_ID ?? process.env.ARM_SUBSCRIPTION_ID;
+    const filled = {
+      ...news,
+      ...(subscriptionId !== undefined && { subscriptionId }),
+      name: news.name ?? name,
+      tags: news.tags ?? {},
+      owner: { project, stack, resource: name },
+    };
+    const { inputs, failures } = checkAzureImage(filled as unknown as AzureImageInputs);
+    return {
+      inputs: inputs as unknown as Props,
+      failures:
+        subscriptionId === undefined
+          ? [
+              {
+                property: "subscriptionId",
+                reason: "give subscriptionId, or set AZURE_SUBSCRIPTION_ID where Pulumi runs",
+              },
+              ...failures.filter((f) => f.property !== "subscriptionId"),
+            ]
+          : failures,
+    };
+  },
+  diff: (olds, news) =>
+    Promise.resolve(
+      diffAzureImage(olds as unknown as AzureImageOutputs, news as unknown as AzureImageInputs),
+    ),
+  async create(inputs) {
+    const { id, outs } = await createAzureImage(inputs as unknown as AzureImageInputs);
+    return { id, outs: outs as unknown as Props };
+  },
+  async update(olds, news) {
+    const outs = await updateAzureImage(
+      olds as unknown as AzureImageOutputs,
+      news as unknown as AzureImageInputs,
+    );
+    return outs as unknown as Props;
+  },
+  delete: (olds) => deleteAzureImage(olds as unknown as AzureImageOutputs),
+};
+
 /** Every resource of the schema has its work here (a token without one does not compile). */
 export const HANDLERS: { readonly [T in ResourceToken]: PluginResource } = {
   "oskit:index:ImageBuild": imageBuild,
   "oskit:local:QemuVm": qemuVm,
   "oskit:aws:Ami": ami,
   "oskit:gcp:Image": gcpImage,
+  "oskit:azure:Image": azureImage,
 };

@@ -16,6 +16,15 @@ import { ContentStore } from "../../../sdk/resolve/store/store";
 import { startAwsFake, type AwsFake } from "../../support/aws";
 import { tinyAwsDisk } from "../../support/aws-disk";
 import { startGcpFake, type GcpFake } from "../../support/gcp";
+import { startArmFake, type ArmFake } from "../../support/azure-arm";
+import { tinyVhd } from "../../support/azure-disk";
+import { startManagedIdentity, type ManagedIdentityEndpoint } from "../../support/azure-identity";
+import {
+  AZURITE_ACCOUNT,
+  AZURITE_KEY,
+  startAzurite,
+  type RunningAzurite,
+} from "../../support/azurite";
 import { tinyGceTarball } from "../../support/gce-disk";
 import { storeImage } from "../../support/images";
 import { ROOT } from "../../support/paths";
@@ -116,6 +125,10 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
   let gcp: GcpFake;
   let artifact: Props;
   let tarball: Props;
+  let vhd: Props;
+  let azurite: RunningAzurite;
+  let arm: ArmFake;
+  let identity: ManagedIdentityEndpoint;
   const logs: string[] = [];
   const output: string[] = [];
 
@@ -135,6 +148,13 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
     aws = await startAwsFake({ region: "eu-west-1" });
     tarball = { ...(await tinyGceTarball(dir)) };
     gcp = await startGcpFake({ project: "oskit-test", buckets: ["oskit-images"] });
+    const tiny = await tinyVhd(dir);
+    vhd = { format: "vhd", path: tiny.path, sha256: tiny.sha256, size: tiny.size, files: [] };
+    [azurite, arm] = await Promise.all([
+      startAzurite(),
+      startArmFake({ resourceGroups: ["oskit"], retryAfterSeconds: 0 }),
+    ]);
+    identity = await startManagedIdentity({ [arm.endpoint]: arm.token });
     const fake = await fakeEngine(logs);
     engine = fake.server;
     // The user's environment: the SDK's default chain finds the credentials there, and nothing else.
@@ -148,6 +168,12 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
       GOOGLE_OAUTH_ACCESS_TOKEN: gcp.token,
       GOOGLE_CLOUD_PROJECT: undefined,
       GOOGLE_PROJECT: undefined,
+      ...identity.env,
+      AZURE_STORAGE_KEY: AZURITE_KEY,
+      AZURE_SUBSCRIPTION_ID: undefined,
+      AZURE_CLIENT_ID: undefined,
+      AZURE_TENANT_ID: undefined,
+      AZURE_CLIENT_SECRET: undefined,
     });
     plugin = started.child;
     client = new ResourceProviderClient(
@@ -162,6 +188,7 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
     engine?.forceShutdown();
     await aws?.close();
     await gcp?.close();
+    await Promise.all([azurite?.stop(), arm?.close(), identity?.stop()]);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -494,6 +521,69 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
     assert.equal(object.status, 404);
   });
 
+  const AZURE_URN = "urn:pulumi:test::program::oskit:azure:Image::web";
+  async function checkAzureImage(props: Props) {
+    const request = new pb.CheckRequest();
+    request.setUrn(AZURE_URN);
+    request.setOlds(struct({}));
+    request.setNews(struct(props));
+    return call<pb.CheckResponse>((done) => client.check(request, done));
+  }
+
+  it("azure Image: Check names bad inputs and asks for a subscription; Create uploads and registers with DefaultAzureCredential and the environment's key; Delete removes image and blob", async () => {
+    const bad = failuresOf(
+      await checkAzureImage({
+        artifact: { ...vhd, format: "qcow2" },
+        resourceGroupName: "oskit",
+        location: "West Europe",
+        storageAccount: AZURITE_ACCOUNT,
+        container: "Images",
+      }),
+    );
+    assert.deepEqual(Object.keys(bad).sort(), [
+      "artifact.format",
+      "container",
+      "location",
+      "subscriptionId",
+    ]);
+    assert.match(bad.subscriptionId!, /AZURE_SUBSCRIPTION_ID/);
+
+    const checked = await checkAzureImage({
+      artifact: vhd,
+      subscriptionId: arm.subscription,
+      resourceGroupName: "oskit",
+      location: "westeurope",
+      storageAccount: AZURITE_ACCOUNT,
+      container: "images",
+      endpoints: { arm: arm.endpoint, blob: azurite.blobEndpoint },
+    });
+    assert.deepEqual(checked.getFailuresList(), []);
+    const inputs = checked.getInputs()!.toJavaScript();
+    assert.deepEqual(inputs.owner, { project: "program", stack: "test", resource: "web" });
+
+    const request = new pb.CreateRequest();
+    request.setUrn(AZURE_URN);
+    request.setProperties(checked.getInputs());
+    const made = await call<pb.CreateResponse>((done) => client.create(request, done));
+    const outs = made.getProperties()!.toJavaScript() as {
+      imageName: string;
+      imageId: string;
+      resolvedHyperVGeneration: string;
+    };
+    assert.equal(made.getId(), outs.imageId);
+    assert.equal(outs.resolvedHyperVGeneration, "V2");
+    const image = arm.state.image("oskit", outs.imageName)!;
+    assert.equal(image.provisioningState, "Succeeded");
+    assert.equal(image.tags["oskit-owner"], "program/test/web");
+
+    const removal = new pb.DeleteRequest();
+    removal.setId(made.getId());
+    removal.setUrn(AZURE_URN);
+    removal.setProperties(made.getProperties());
+    await call<Empty>((done) => client.delete(removal, done));
+    assert.equal(arm.state.image("oskit", outs.imageName), undefined);
+  });
+
   it("no secret value or credential reached the plugin's output or the engine's log", () => {
     const said = [...output, ...logs].join("\n");
     assert.ok(output.join("").length > 0, "the port at least");
@@ -501,5 +591,7 @@ describe("pulumi-resource-oskit, started and driven over gRPC as the Pulumi engi
     assert.equal(said.includes(aws.credentials.secretAccessKey), false, said);
     assert.equal(said.includes(aws.credentials.accessKeyId), false, said);
     assert.equal(said.includes(gcp.token), false, said);
+    assert.equal(said.includes(arm.token), false, said);
+    assert.equal(said.includes(AZURITE_KEY), false, said);
   });
 });
