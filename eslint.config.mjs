@@ -34,6 +34,19 @@ export default tseslint.config(
     },
   },
   {
+    // One program for every example (examples/tsconfig.json maps "oskit" to the sources) rather
+    // than one per example's own tsconfig: each would load the AWS, GCP and Azure providers' type
+    // declarations again, and typed linting would need several times the memory.
+    files: ["examples/**/*.ts"],
+    languageOptions: {
+      parserOptions: {
+        projectService: false,
+        project: ["examples/tsconfig.json"],
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+  },
+  {
     files: ["**/*.js", "**/*.cjs"],
     languageOptions: {
       sourceType: "commonjs",
