@@ -6,6 +6,7 @@
 import { crc32 } from "node:zlib";
 import { FormatError } from "../../errors";
 import { guidBytes } from "./guid";
+import { MBR_BOOT_CODE } from "./mbr";
 import { SECTOR, type SparseDisk } from "./sparse-disk";
 
 export interface GptPartition {
@@ -28,8 +29,15 @@ export function usableSectors(sectors: number): { first: number; last: number } 
   return { first: 2 + ENTRY_SECTORS, last: sectors - 2 - ENTRY_SECTORS };
 }
 
-function protectiveMbr(sectors: number): Buffer {
+function protectiveMbr(sectors: number, bootCode?: Buffer): Buffer {
   const mbr = Buffer.alloc(SECTOR);
+  if (bootCode !== undefined) {
+    if (bootCode.length > MBR_BOOT_CODE)
+      throw new FormatError(
+        `MBR boot code is at most ${MBR_BOOT_CODE} bytes, not ${bootCode.length}`,
+      );
+    bootCode.copy(mbr);
+  }
   const entry = 446;
   mbr[entry] = 0x00;
   mbr.set([0x00, 0x02, 0x00], entry + 1);
@@ -76,11 +84,15 @@ function header(sectors: number, diskGuid: string, entriesCrc: number, backup: b
   return h;
 }
 
-/** Writes the protective MBR, the GPT and its backup for these partitions. */
+/**
+ * Writes the protective MBR (with `bootCode` in its first 440 bytes, for BIOS boot loaders), the
+ * GPT and its backup for these partitions.
+ */
 export function writeGpt(
   disk: SparseDisk,
   diskGuid: string,
   partitions: readonly GptPartition[],
+  bootCode?: Buffer,
 ): void {
   const sectors = disk.size / SECTOR;
   const usable = usableSectors(sectors);
@@ -94,7 +106,7 @@ export function writeGpt(
   }
   const table = entries(partitions);
   const tableCrc = crc32(table);
-  disk.write(0, protectiveMbr(sectors));
+  disk.write(0, protectiveMbr(sectors, bootCode));
   disk.write(SECTOR, header(sectors, diskGuid, tableCrc, false));
   disk.write(2 * SECTOR, table);
   disk.write((sectors - 1 - ENTRY_SECTORS) * SECTOR, table);

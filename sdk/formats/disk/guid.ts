@@ -31,4 +31,6 @@ export function derivedGuid(...seed: string[]): string {
 export const PartitionType = {
   Esp: "C12A7328-F81F-11D2-BA4B-00A0C93EC93B",
   LinuxData: "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+  /** GRUB's core.img on a GPT disk booted by a BIOS ("Hah!IdontNeedEFI"). */
+  BiosBoot: "21686148-6449-6E6F-744E-656564454649",
 } as const;
