@@ -3,7 +3,8 @@
 # QEMU and OVMF (oskit run qemu), kmod (the kernel package's depmod); for the tests cpio and
 # genisoimage, a real registry (docker-registry, with htpasswd from apache2-utils and openssl for
 # its basic and token authentication), and the reference tools the disk formats are checked with
-# (qemu-img from qemu-utils, fsck.vfat from dosfstools, sgdisk from gdisk, mtools).
+# (qemu-img from qemu-utils, fsck.vfat from dosfstools, sgdisk from gdisk, mtools, xorriso for
+# the ISOs).
 set -eu
 need=""
 command -v qemu-system-x86_64 > /dev/null || need="$need qemu-system-x86"
@@ -18,6 +19,7 @@ command -v qemu-img > /dev/null || need="$need qemu-utils"
 command -v fsck.vfat > /dev/null || [ -x /sbin/fsck.vfat ] || need="$need dosfstools"
 command -v sgdisk > /dev/null || [ -x /sbin/sgdisk ] || need="$need gdisk"
 command -v mcopy > /dev/null || need="$need mtools"
+command -v xorriso > /dev/null || need="$need xorriso"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
   echo "installing Debian packages:$need"

@@ -39,8 +39,10 @@ export interface RunOptions {
   readonly mem?: number;
   /** @default 1 */
   readonly cpus?: number;
-  /** Boot with UEFI firmware (OVMF) instead of SeaBIOS. */
+  /** Boot with UEFI firmware (OVMF) instead of SeaBIOS. @default for disks with an EFI system partition and ISOs that boot only UEFI */
   readonly uefi?: boolean;
+  /** Attach an ISO as a disk (a hybrid ISO written to a USB stick) instead of a CD-ROM. @default false */
+  readonly isoAsDisk?: boolean;
   /** More disks (`FILE` or `FILE,format=qcow2`; a comma in FILE written twice, as QEMU reads it), attached with virtio. */
   readonly disks?: readonly string[];
   /** Configuration data for the metadata package, as a CD-ROM holding one file, `config`. */
@@ -110,7 +112,7 @@ export function qemuArgs(target: Target, options: RunOptions, state: string): st
   ];
   if (
     options.uefi === true ||
-    (options.uefi === undefined && target.kind === "disk" && target.efi)
+    (options.uefi === undefined && (target.kind === "disk" || target.kind === "iso") && target.efi)
   ) {
     if (!existsSync(OVMF_CODE))
       throw new RunError(
@@ -130,6 +132,13 @@ export function qemuArgs(target: Target, options: RunOptions, state: string): st
       args.push("-kernel", target.kernel, "-initrd", target.initrd, "-append", target.cmdline);
       break;
     case "iso":
+      if (options.isoAsDisk === true) {
+        args.push(
+          "-drive",
+          `file=${qemuOptionValue(target.file)},format=raw,if=virtio,readonly=on`,
+        );
+        break;
+      }
       args.push(
         "-drive",
         `file=${qemuOptionValue(target.file)},media=cdrom,readonly=on,if=none,id=boot`,

@@ -16,6 +16,7 @@ import {
 import { join, resolve } from "node:path";
 import { RunError } from "../errors";
 import { guidBytes, PartitionType } from "../formats/disk/guid";
+import { CD_SECTOR, decodeBootRecord, decodeCatalog, Platform } from "../formats/iso/el-torito";
 
 export type DiskFormat = "raw" | "qcow2" | "vpc";
 
@@ -26,7 +27,12 @@ export type Target =
       readonly initrd: string;
       readonly cmdline: string;
     }
-  | { readonly kind: "iso"; readonly file: string }
+  | {
+      readonly kind: "iso";
+      readonly file: string;
+      /** Its El Torito catalog names an EFI image and no BIOS one (then it boots with UEFI firmware). */
+      readonly efi?: boolean;
+    }
   | { readonly kind: "uki"; readonly file: string }
   | {
       readonly kind: "disk";
@@ -95,6 +101,23 @@ function hasEsp(file: string, format: DiskFormat): boolean {
   return false;
 }
 
+/** True when the ISO's El Torito catalog boots UEFI only (a BIOS would not boot it). */
+function efiOnlyCd(file: string): boolean {
+  for (let sector = 17; sector < 32; sector++) {
+    const descriptor = readAt(file, sector * CD_SECTOR, CD_SECTOR);
+    if (descriptor.length < CD_SECTOR || descriptor[0] === 255) return false;
+    if (descriptor[0] !== 0) continue;
+    try {
+      const { catalogSector } = decodeBootRecord(descriptor);
+      const entries = decodeCatalog(readAt(file, catalogSector * CD_SECTOR, CD_SECTOR));
+      return entries.every((e) => e.platform === Platform.Efi);
+    } catch {
+      return false; // not El Torito, or a catalog we do not read: boot it as QEMU would
+    }
+  }
+  return false;
+}
+
 /** The refusal for a directory given as PATH, naming the systems built into it. */
 function directoryError(path: string, dir: string): RunError {
   const names = readdirSync(dir)
@@ -145,7 +168,8 @@ export function detectTarget(path: string): Target {
   if (stat.isDirectory()) throw directoryError(path, prefix);
   if (!stat.isFile()) throw new RunError(`${path} is not a regular file (nor a disk image)`);
   if (stat.size === 0) throw new RunError(`${path} is empty (0 bytes): not a disk image`);
-  if (readAt(prefix, 32769, 5).toString("ascii") === "CD001") return { kind: "iso", file: prefix };
+  if (readAt(prefix, 32769, 5).toString("ascii") === "CD001")
+    return { kind: "iso", file: prefix, efi: efiOnlyCd(prefix) };
   if (/\.iso$/i.test(prefix))
     throw new RunError(
       `${path} is named .iso but has no ISO 9660 volume descriptor (CD001 at byte 32769): cut off, or not an ISO image`,

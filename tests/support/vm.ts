@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { runQemu } from "../../sdk/run/qemu";
+import { runQemu, type RunOptions } from "../../sdk/run/qemu";
 import { stopVm } from "../../sdk/run/stop";
 import { freePort } from "./registry";
 
@@ -16,13 +16,19 @@ export interface Served {
 
 /**
  * Boots a hello system (any target `oskit run qemu` takes) detached, with a fresh nonce as its
- * configuration, waits for /cgi-bin/hello to show the nonce, and powers it off.
+ * configuration, waits for /cgi-bin/hello to show the nonce, and powers it off. `how` picks the
+ * firmware or attaches an ISO as a disk.
  */
-export async function bootAndFetch(path: string, limitSeconds = 240): Promise<Served> {
+export async function bootAndFetch(
+  path: string,
+  limitSeconds = 240,
+  how: Pick<RunOptions, "uefi" | "isoAsDisk"> = {},
+): Promise<Served> {
   const nonce = randomBytes(8).toString("hex");
   const port = await freePort();
   const started = Date.now();
   const vm = await runQemu({
+    ...how,
     path,
     detach: true,
     data: Buffer.from(nonce),

@@ -13,6 +13,8 @@ import {
 import { constants as os, tmpdir } from "node:os";
 import { join } from "node:path";
 import { RunError } from "../../../sdk/errors";
+import { Platform } from "../../../sdk/formats/iso/el-torito";
+import { buildIso, isoFile } from "../../../sdk/formats/iso/iso9660";
 import { detectTarget, hostForward, qemuArgs, runQemu } from "../../../sdk/run/qemu";
 import { ROOT } from "../../support/paths";
 
@@ -177,6 +179,46 @@ describe("oskit run qemu", () => {
     );
     mkdirSync(join(dir, "empty"));
     assert.throws(() => detectTarget(join(dir, "empty")), /is a directory without NAME-kernel/);
+  });
+
+  it("boots an ISO whose El Torito catalog names only an EFI image through OVMF, and attaches an ISO as a disk when asked", async () => {
+    const write = async (name: string, platforms: readonly Platform[]) => {
+      const iso = buildIso({
+        volumeId: "T",
+        mtime: 0,
+        files: [isoFile("boot.img", Buffer.alloc(4096, 1))],
+        boot: platforms.map((platform) => ({ platform, path: "boot.img" })),
+      });
+      await iso.disk.writeRaw(join(dir, name));
+      return detectTarget(join(dir, name));
+    };
+    const efi = await write("efi.iso", [Platform.Efi]);
+    assert.deepEqual(efi, { kind: "iso", file: join(dir, "efi.iso"), efi: true });
+    const plain = Buffer.alloc(40000);
+    plain.write("CD001", 32769);
+    writeFileSync(join(dir, "plain.iso"), plain);
+    for (const other of [
+      await write("both.iso", [Platform.Bios, Platform.Efi]),
+      await write("bios.iso", [Platform.Bios]),
+      detectTarget(join(dir, "plain.iso")),
+    ])
+      assert.deepEqual(other, {
+        kind: "iso",
+        file: other.kind === "iso" && other.file,
+        efi: false,
+      });
+
+    const state = join(dir, "state");
+    mkdirSync(state);
+    const args = qemuArgs(efi, { path: "x" }, state).join(" ");
+    assert.match(
+      args,
+      /if=pflash,format=raw,readonly=on,file=\/usr\/share\/OVMF\/OVMF_CODE_4M\.fd/,
+    );
+    assert.match(args, /media=cdrom/);
+    const disk = qemuArgs(efi, { path: "x", isoAsDisk: true }, state).join(" ");
+    assert.match(disk, new RegExp(`file=${dir}/efi\\.iso,format=raw,if=virtio,readonly=on`));
+    assert.doesNotMatch(disk, /media=cdrom,readonly=on,if=none,id=boot/);
   });
 
   it("doubles commas in the paths it puts into QEMU's option lists", () => {
