@@ -6,18 +6,20 @@
  * - `iso-bios` (`NAME.iso`): an El Torito BIOS no-emulation entry pointing at GRUB's El Torito
  *   image (from the boot package, its boot info table filled in), which reads
  *   /boot/grub/grub.cfg, /boot/kernel and /boot/initrd.img from the CD — the paths and grub.cfg
- *   of the BIOS disks.
+ *   of the BIOS disks. GRUB's boot.img in the MBR loads the same image's GRUB (the diskboot.img
+ *   after cdboot.img, its block list pointed at the rest) when the file is booted as a disk.
  */
 import { createHash } from "node:crypto";
 import type { FileTree } from "../assemble/tree";
 import { FormatError } from "../errors";
 import { bootFile, initrdBytes, shared } from "./boot-files";
 import type { DiskContext } from "./disk-writers";
-import { BIOS_PATHS } from "./disk/bios-disk";
+import { BIOS_PATHS, type GrubImages } from "./disk/bios-disk";
 import { espSize } from "./disk/efi-disk";
 import { writeGpt } from "./disk/gpt";
-import { grubConfig } from "./disk/grub";
+import { grubBootCode, grubConfig } from "./disk/grub";
 import { derivedGuid, PartitionType } from "./disk/guid";
+import { encodeMbr } from "./disk/mbr";
 import { SECTOR, type SparseDisk } from "./disk/sparse-disk";
 import { buildUki, osRelease } from "./efi/uki";
 import { buildFat } from "./fat/fat";
@@ -30,10 +32,14 @@ export type IsoFormat = (typeof ISO_FORMATS)[number];
 
 /** Where the boot package keeps GRUB's El Torito image (cdboot.img, then GRUB with ISO 9660). */
 export const GRUB_ELTORITO_PATH = "/boot/grub/i386-pc/eltorito.img";
+/** Where the boot package keeps GRUB's MBR code (the BIOS disks read it from there too). */
+const GRUB_BOOT_IMG_PATH = "/boot/grub/i386-pc/boot.img";
 
 export interface IsoContext extends DiskContext {
   /** GRUB's El Torito image, from the boot package (iso-bios). */
   readonly grubElTorito?: Buffer;
+  /** GRUB's boot.img (and the disks' core.img), from the boot package: iso-bios's MBR. */
+  readonly grub?: GrubImages;
 }
 
 /** The ESP image's path on the CD. */
@@ -119,33 +125,50 @@ export async function efiIso(tree: FileTree, ctx: IsoContext): Promise<SparseDis
   return iso.disk;
 }
 
-/** iso-bios: GRUB's El Torito image, its grub.cfg, the kernel and the initrd. */
+/**
+ * iso-bios: GRUB's El Torito image, its grub.cfg, the kernel and the initrd; sector 0 is GRUB's
+ * boot.img pointing at the image's diskboot.img, with one active MBR entry of type 0 from sector 0
+ * over the whole file (as xorriso writes GRUB's hybrid MBR), so BIOS firmware boots it as a disk.
+ */
 export async function biosIso(tree: FileTree, ctx: IsoContext): Promise<SparseDisk> {
-  if (ctx.grubElTorito === undefined)
+  if (ctx.grubElTorito === undefined || ctx.grub === undefined)
     throw new FormatError(
-      `iso-bios needs GRUB's El Torito image (${GRUB_ELTORITO_PATH} in the boot package): rebuild it with oskit pkg build pkg/boot`,
+      `iso-bios needs GRUB's El Torito image and boot.img (${GRUB_ELTORITO_PATH}, ${GRUB_BOOT_IMG_PATH} in the boot package): build it with \`make pkgs\` or \`oskit pkg build pkg/boot\``,
     );
   const eltorito = GRUB_ELTORITO_PATH.slice(1);
   const { kernel, initrd, config } = BIOS_PATHS;
   const cmdline = bootFile(tree, "cmdline").toString("utf8").trim();
+  const files = [
+    isoFile(eltorito, ctx.grubElTorito),
+    isoFile(config.slice(1), Buffer.from(grubConfig(cmdline, kernel, initrd))),
+    isoFile(kernel.slice(1), bootFile(tree, "kernel")),
+    isoFile(initrd.slice(1), await initrdBytes(tree, ctx)),
+  ];
   const iso = buildIso({
     volumeId: volumeId(ctx.name),
     mtime: ctx.mtime,
-    files: [
-      isoFile(eltorito, ctx.grubElTorito),
-      isoFile(config.slice(1), Buffer.from(grubConfig(cmdline, kernel, initrd))),
-      isoFile(kernel.slice(1), bootFile(tree, "kernel")),
-      isoFile(initrd.slice(1), await initrdBytes(tree, ctx)),
-    ],
+    files,
     boot: [
       {
         platform: Platform.Bios,
         path: eltorito,
         sectorCount: CD_SECTOR / VIRTUAL_SECTOR,
         bootInfoTable: true,
+        grub2BootInfo: true,
       },
     ],
   });
+  const seed = createHash("sha256");
+  for (const f of files) for (const r of f.regions) seed.update(r.data);
+  const diskboot = (iso.sectors.get(eltorito)! * CD_SECTOR) / SECTOR + CD_SECTOR / SECTOR;
+  iso.disk.write(
+    0,
+    encodeMbr({
+      bootCode: grubBootCode(ctx.grub.bootImg, diskboot),
+      diskSignature: seed.digest().readUInt32LE(0),
+      partitions: [{ type: 0x00, first: 0, sectors: iso.disk.size / SECTOR, active: true }],
+    }),
+  );
   return iso.disk;
 }
 

@@ -53,6 +53,12 @@ export interface IsoBoot {
   readonly sectorCount?: number;
   /** Patch a boot information table into the file (bytes 8–63), as GRUB's and ISOLINUX's BIOS images expect. @default false */
   readonly bootInfoTable?: boolean;
+  /**
+   * Point the block list of the diskboot.img that follows cdboot.img in GRUB's El Torito image at
+   * the rest of the image, in 512-byte sectors (xorriso's `--grub2-boot-info`), so that GRUB's
+   * boot.img in an MBR can load the same image from a disk. @default false
+   */
+  readonly grub2BootInfo?: boolean;
 }
 
 export interface IsoOptions {
@@ -585,16 +591,15 @@ export function buildIso(options: IsoOptions): IsoImage {
   for (const d of dirs) disk.write(at(d.sector), encodeDir(d));
   disk.write(at(ceSector), ceArea);
   for (const f of files) {
-    const patch = boot.find((b) => b.path === f.path && b.bootInfoTable === true);
-    const regions =
-      patch === undefined
-        ? f.regions
-        : [
-            {
-              offset: 0,
-              data: withBootInfoTable(wholeFile(f), PVD_SECTOR, fileSectors.get(f.path)!),
-            },
-          ];
+    const entry = boot.find((b) => b.path === f.path);
+    const sector = fileSectors.get(f.path)!;
+    let regions = f.regions;
+    if (entry?.grub2BootInfo === true || entry?.bootInfoTable === true) {
+      let data = wholeFile(f);
+      if (entry.grub2BootInfo === true) data = withGrub2BootInfo(data, sector);
+      if (entry.bootInfoTable === true) data = withBootInfoTable(data, PVD_SECTOR, sector);
+      regions = [{ offset: 0, data }];
+    }
     for (const r of regions) {
       if (r.offset < 0 || r.offset + r.data.length > f.size)
         throw new FormatError(`iso: ${f.path} has bytes outside its ${f.size} bytes`);
@@ -602,6 +607,19 @@ export function buildIso(options: IsoOptions): IsoImage {
     }
   }
   return { disk, sectors: fileSectors, ...(catalogSector !== undefined && { catalogSector }) };
+}
+
+/** Where GRUB's diskboot.img keeps its first block list entry, in the El Torito image. */
+const GRUB2_BOOT_INFO = CD_SECTOR + 500;
+
+function withGrub2BootInfo(image: Buffer, sector: number): Buffer {
+  if (image.length < GRUB2_BOOT_INFO + 12 || image.readUInt16LE(GRUB2_BOOT_INFO + 10) !== 0x820)
+    throw new FormatError(
+      "the boot image has no diskboot.img after its first 2048 bytes (no block list loading at segment 0x820): not GRUB's El Torito image",
+    );
+  const patched = Buffer.from(image);
+  patched.writeBigUInt64LE(BigInt(sector * (CD_SECTOR / VIRTUAL_SECTOR) + 5), GRUB2_BOOT_INFO);
+  return patched;
 }
 
 function wholeFile(f: IsoFile): Buffer {

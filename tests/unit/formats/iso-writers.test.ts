@@ -5,6 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileData } from "../../../sdk/assemble/file-data";
 import { FileTree } from "../../../sdk/assemble/tree";
+import { coreBlockList } from "../../../sdk/formats/disk/grub";
+import { decodeMbr } from "../../../sdk/formats/disk/mbr";
 import { decodeCatalog, Platform } from "../../../sdk/formats/iso/el-torito";
 import { decodePrimaryVolume } from "../../../sdk/formats/iso/iso9660";
 import {
@@ -15,6 +17,7 @@ import {
   type IsoContext,
 } from "../../../sdk/formats/iso-writers";
 import { assertGolden } from "../../support/golden";
+import { fakeBootImg, fakeCoreImg } from "../../support/grub";
 import { testPe } from "../../support/pe";
 import { hexDump, tool } from "../../support/tools";
 
@@ -44,8 +47,14 @@ function system(cmdline = "console=ttyS0 quiet\n"): FileTree {
   return tree;
 }
 
-/** A stand-in for GRUB's El Torito image: cdboot's sector, then more. */
-const grubElTorito = Buffer.concat([Buffer.alloc(2048, 0xcd), Buffer.alloc(3000, 0x47)]);
+/**
+ * A stand-in for GRUB's El Torito image: cdboot's sector, then a core.img whose diskboot.img counts
+ * the sectors after it, as grub-mkimage writes it.
+ */
+const eltoritoCore = fakeCoreImg(5);
+eltoritoCore.writeUInt16LE(5, 0x1fc);
+const grubElTorito = Buffer.concat([Buffer.alloc(2048, 0xcd), eltoritoCore]);
+const grub = { bootImg: fakeBootImg(), coreImg: fakeCoreImg(3) };
 
 describe("the ISO format writers", () => {
   let dir: string;
@@ -57,6 +66,7 @@ describe("the ISO format writers", () => {
     mtime: 1492533000,
     efiStub: testPe(),
     grubElTorito,
+    grub,
     manifestDigest: `sha256:${"0".repeat(64)}`,
     shared: new Map(),
     ...extra,
@@ -140,7 +150,27 @@ describe("the ISO format writers", () => {
     assert.equal(image.readUInt32LE(8), 16);
     assert.equal(image.readUInt32LE(12), entry!.sector);
     assert.equal(image.readUInt32LE(16), grubElTorito.length);
-    assert.deepEqual(image.subarray(64), grubElTorito.subarray(64));
+    const diskboot = entry!.sector * 4 + 4;
+    assert.deepEqual(coreBlockList(image.subarray(2048, 2560)), [
+      { start: diskboot + 1, sectors: 5, segment: 0x820 },
+    ]);
+    assert.deepEqual(image.subarray(64, 2048 + 500), grubElTorito.subarray(64, 2048 + 500));
+    assert.deepEqual(image.subarray(2048 + 508), grubElTorito.subarray(2048 + 508));
+    const mbr = decodeMbr(iso.subarray(0, 512));
+    assert.equal(
+      mbr.bootCode.readBigUInt64LE(0x5c),
+      BigInt(diskboot),
+      "boot.img loads diskboot.img",
+    );
+    assert.deepEqual(mbr.partitions, [], "the one entry has type 0: no partition to Linux");
+    const partition = iso.subarray(446, 462);
+    assert.deepEqual(
+      [partition[0], partition[4], partition.readUInt32LE(8), partition.readUInt32LE(12)],
+      [0x80, 0x00, 0, iso.length / 512],
+      "active, type 0, from sector 0 over the whole file",
+    );
+    const report = tool("xorriso", ["-indev", path, "-report_el_torito", "plain"]);
+    assert.match(report.stdout, /^El Torito img opts : {3}1 {2}boot-info-table grub2-boot-info$/m);
     const extract = (name: string) => tool("isoinfo", ["-R", "-i", path, "-x", name]).stdout;
     assert.equal(
       extract("/boot/grub/grub.cfg"),
@@ -163,7 +193,7 @@ describe("the ISO format writers", () => {
     );
     await assert.rejects(
       WRITERS["iso-bios"].write(tree, ctx({ grubElTorito: undefined })),
-      /iso-bios needs GRUB's El Torito image \(\/boot\/grub\/i386-pc\/eltorito\.img in the boot package\)/,
+      /iso-bios needs GRUB's El Torito image and boot\.img \(\/boot\/grub\/i386-pc\/eltorito\.img, \/boot\/grub\/i386-pc\/boot\.img in the boot package\)/,
     );
   });
 

@@ -146,6 +146,41 @@ describe("ISO 9660", () => {
     });
   });
 
+  it("points the diskboot.img of GRUB's El Torito image at the rest of the image (--grub2-boot-info), before the boot info table sums it", () => {
+    const image = Buffer.alloc(3 * SECTOR, 7);
+    image.writeUInt16LE(0x820, SECTOR + 510);
+    const iso = buildIso({
+      volumeId: "G",
+      mtime: MTIME,
+      files: [isoFile("eltorito.img", image)],
+      boot: [
+        {
+          platform: Platform.Bios,
+          path: "eltorito.img",
+          sectorCount: 4,
+          bootInfoTable: true,
+          grub2BootInfo: true,
+        },
+      ],
+    });
+    const sector = iso.sectors.get("eltorito.img")!;
+    const placed = iso.disk.read(sector * SECTOR, image.length);
+    assert.equal(placed.readBigUInt64LE(SECTOR + 500), BigInt(sector * 4 + 5));
+    let sum = 0;
+    for (let i = 64; i < placed.length; i += 4) sum = (sum + placed.readUInt32LE(i)) >>> 0;
+    assert.equal(placed.readUInt32LE(20), sum);
+    assert.throws(
+      () =>
+        buildIso({
+          volumeId: "G",
+          mtime: MTIME,
+          files: [isoFile("x.img", Buffer.alloc(3 * SECTOR))],
+          boot: [{ platform: Platform.Bios, path: "x.img", grub2BootInfo: true }],
+        }),
+      /not GRUB's El Torito image/,
+    );
+  });
+
   it("keeps holes: only the files' written regions and the metadata are allocated", () => {
     const iso = buildIso({
       volumeId: "SPARSE",
