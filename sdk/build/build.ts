@@ -9,6 +9,7 @@ import { versions } from "node:process";
 import { assemble, resolveImages } from "../assemble/assemble";
 import { SpillFile } from "../assemble/file-data";
 import type { FileTree } from "../assemble/tree";
+import { BIOS_FORMATS } from "../formats/bios-writers";
 import { DISK_FORMATS } from "../formats/disk-writers";
 import { WRITERS, type Format, type OutputFile } from "../formats/writers";
 import { canonicalJson, manifestDigest } from "../manifest/canonical";
@@ -107,7 +108,8 @@ export async function build(manifest: Manifest, options: BuildOptions): Promise<
     ...options.resolver,
     progress: options.resolver?.progress ?? progress,
   });
-  const stub = options.formats.some((f) => (DISK_FORMATS as readonly string[]).includes(f))
+  const disks = [...DISK_FORMATS, ...BIOS_FORMATS] as readonly string[];
+  const stub = options.formats.some((f) => disks.includes(f))
     ? await loadEfiStub(options.store, options.bootImage ?? defaultBootImage(), options.platform, {
         pull: "missing",
         ...options.resolver,
@@ -139,7 +141,7 @@ export async function build(manifest: Manifest, options: BuildOptions): Promise<
   let completed = false;
   try {
     for (const format of options.formats) {
-      const disk = (DISK_FORMATS as readonly string[]).includes(format);
+      const disk = disks.includes(format);
       const key = createHash("sha256")
         .update(
           canonicalJson({
@@ -180,6 +182,7 @@ export async function build(manifest: Manifest, options: BuildOptions): Promise<
         mtime: epoch,
         shared,
         efiStub: stub?.stub,
+        grub: stub?.grub,
         manifestDigest: baseKey.manifest,
         diskSize: options.diskSize,
       });

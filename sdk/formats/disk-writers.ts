@@ -35,7 +35,8 @@ export interface DiskContext extends BootContext {
 
 const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
 
-function uki(tree: FileTree, ctx: DiskContext): Promise<Buffer> {
+/** The system's UKI, made once per build. */
+export function uki(tree: FileTree, ctx: DiskContext): Promise<Buffer> {
   return shared(ctx, "uki", async () => {
     if (ctx.efiStub === undefined)
       throw new FormatError("the UEFI formats need systemd's EFI stub (the boot package)");

@@ -1,23 +1,30 @@
 /**
  * Output formats: an assembled tree → files, named as LinuxKit names them (the UEFI formats are
- * in disk-writers.ts). Every writer is
+ * in disk-writers.ts, the BIOS disks in bios-writers.ts). Every writer is
  * deterministic: the same tree gives the same bytes (compressed bytes also depend on the zlib in
  * Node, so each output also records the digest of its uncompressed content).
  */
 import { readFile } from "node:fs/promises";
 import type { FileTree } from "../assemble/tree";
+import { BIOS_FORMATS, BIOS_WRITERS, type BiosContext } from "./bios-writers";
 import { bootFile, writeInitrd } from "./boot-files";
-import { DISK_FORMATS, DISK_WRITERS, type DiskContext } from "./disk-writers";
+import { DISK_FORMATS, DISK_WRITERS } from "./disk-writers";
 import { writeOutputs, type OpenFile, type OutputFile } from "./output";
 import { TarType } from "./tar/header";
 import { TarWriter, type Sink } from "./tar/writer";
 
 export type { OutputFile } from "./output";
 
-export const FORMATS = ["kernel+initrd", "tar", "tar-kernel-initrd", ...DISK_FORMATS] as const;
+export const FORMATS = [
+  "kernel+initrd",
+  "tar",
+  "tar-kernel-initrd",
+  ...DISK_FORMATS,
+  ...BIOS_FORMATS,
+] as const;
 export type Format = (typeof FORMATS)[number];
 
-export interface WriteContext extends DiskContext {
+export interface WriteContext extends BiosContext {
   /** Opens each file for writing (tests hand in streams that fail). @default a file stream, flushed to disk before it closes */
   readonly openFile?: OpenFile;
 }
@@ -42,6 +49,7 @@ async function writeTarOf(
 
 export const WRITERS: { readonly [F in Format]: FormatWriter } = {
   ...DISK_WRITERS,
+  ...BIOS_WRITERS,
   "kernel+initrd": {
     files: (name) => [`${name}-kernel`, `${name}-initrd.img`, `${name}-cmdline`],
     write: (tree, ctx) =>
