@@ -11,6 +11,7 @@ import { SpillFile } from "../assemble/file-data";
 import type { FileTree } from "../assemble/tree";
 import { BIOS_FORMATS } from "../formats/bios-writers";
 import { DISK_FORMATS } from "../formats/disk-writers";
+import { ISO_FORMATS } from "../formats/iso-writers";
 import { WRITERS, type Format, type OutputFile } from "../formats/writers";
 import { canonicalJson, manifestDigest } from "../manifest/canonical";
 import type { Manifest } from "../manifest/schema";
@@ -108,8 +109,8 @@ export async function build(manifest: Manifest, options: BuildOptions): Promise<
     ...options.resolver,
     progress: options.resolver?.progress ?? progress,
   });
-  const disks = [...DISK_FORMATS, ...BIOS_FORMATS] as readonly string[];
-  const stub = options.formats.some((f) => disks.includes(f))
+  const booting = [...DISK_FORMATS, ...BIOS_FORMATS, ...ISO_FORMATS] as readonly string[];
+  const stub = options.formats.some((f) => booting.includes(f))
     ? await loadEfiStub(options.store, options.bootImage ?? defaultBootImage(), options.platform, {
         pull: "missing",
         ...options.resolver,
@@ -141,13 +142,14 @@ export async function build(manifest: Manifest, options: BuildOptions): Promise<
   let completed = false;
   try {
     for (const format of options.formats) {
-      const disk = disks.includes(format);
+      const disk = ([...DISK_FORMATS, ...BIOS_FORMATS] as readonly string[]).includes(format);
       const key = createHash("sha256")
         .update(
           canonicalJson({
             ...baseKey,
             format,
-            ...(disk && { boot: stub?.digest, diskSize: options.diskSize ?? "minimal" }),
+            ...(booting.includes(format) && { boot: stub?.digest }),
+            ...(disk && { diskSize: options.diskSize ?? "minimal" }),
           }),
         )
         .digest("hex");
@@ -182,6 +184,7 @@ export async function build(manifest: Manifest, options: BuildOptions): Promise<
         mtime: epoch,
         shared,
         efiStub: stub?.stub,
+        grubElTorito: stub?.grubElTorito,
         grub: stub?.grub,
         manifestDigest: baseKey.manifest,
         diskSize: options.diskSize,

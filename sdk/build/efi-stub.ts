@@ -1,7 +1,7 @@
 /**
- * systemd's EFI stub for the UEFI formats, and GRUB's images for the BIOS disks when the image
- * has them, read as data from the boot package's image (oskit's `pkg/boot`, or another image
- * with them at the same paths).
+ * systemd's EFI stub for the UEFI formats, and GRUB's images for the BIOS disks and iso-bios when
+ * the image has them, read as data from the boot package's image (oskit's `pkg/boot`, or another
+ * image with them at the same paths).
  */
 import { join } from "node:path";
 import { extractImage } from "../assemble/layers";
@@ -9,6 +9,7 @@ import { FormatError } from "../errors";
 import { GRUB_BOOT_IMG_PATH, GRUB_CORE_IMG_PATH } from "../formats/bios-writers";
 import type { GrubImages } from "../formats/disk/bios-disk";
 import { STUB_PATH } from "../formats/efi/uki";
+import { GRUB_ELTORITO_PATH } from "../formats/iso-writers";
 import { packageRef } from "../pkg/build";
 import { resolveOrPull, type Platform, type ResolverOptions } from "../resolve/image";
 import type { ContentStore } from "../resolve/store/store";
@@ -23,6 +24,8 @@ export interface EfiStub {
   /** The boot image's digest (part of the build cache key). */
   readonly digest: string;
   readonly stub: Buffer;
+  /** GRUB's El Torito image (cdboot.img first), when the boot image has one. */
+  readonly grubElTorito?: Buffer;
   /** GRUB's boot.img and core.img for the BIOS disks, when the boot image has them. */
   readonly grub?: GrubImages;
 }
@@ -38,11 +41,13 @@ export async function loadEfiStub(
   const node = tree.get(STUB_PATH);
   if (node?.kind !== "file")
     throw new FormatError(`the boot image ${ref} has no ${STUB_PATH} (systemd's EFI stub)`);
+  const eltorito = tree.get(GRUB_ELTORITO_PATH);
   const bootImg = tree.get(GRUB_BOOT_IMG_PATH);
   const coreImg = tree.get(GRUB_CORE_IMG_PATH);
   return {
     digest: image.digest,
     stub: node.data.read(),
+    ...(eltorito?.kind === "file" && { grubElTorito: eltorito.data.read() }),
     ...(bootImg?.kind === "file" &&
       coreImg?.kind === "file" && {
         grub: { bootImg: bootImg.data.read(), coreImg: coreImg.data.read() },

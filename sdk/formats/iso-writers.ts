@@ -12,8 +12,8 @@
 import { createHash } from "node:crypto";
 import type { FileTree } from "../assemble/tree";
 import { FormatError } from "../errors";
-import { bootFile, initrdBytes, shared } from "./boot-files";
-import type { DiskContext } from "./disk-writers";
+import { bootFile, initrdBytes } from "./boot-files";
+import { uki, type DiskContext } from "./disk-writers";
 import { BIOS_PATHS, type GrubImages } from "./disk/bios-disk";
 import { espSize } from "./disk/efi-disk";
 import { writeGpt } from "./disk/gpt";
@@ -21,7 +21,6 @@ import { grubBootCode, grubConfig } from "./disk/grub";
 import { derivedGuid, PartitionType } from "./disk/guid";
 import { encodeMbr } from "./disk/mbr";
 import { SECTOR, type SparseDisk } from "./disk/sparse-disk";
-import { buildUki, osRelease } from "./efi/uki";
 import { buildFat } from "./fat/fat";
 import { CD_SECTOR, Platform, VIRTUAL_SECTOR } from "./iso/el-torito";
 import { buildIso, isoFile, type IsoFile } from "./iso/iso9660";
@@ -57,23 +56,6 @@ export function volumeId(name: string): string {
       .replace(/[^A-Z0-9_]/g, "_")
       .slice(0, 32) || "OSKIT"
   );
-}
-
-/** The UKI, shared with the UEFI disks of the same build (same key, same bytes). */
-function uki(tree: FileTree, ctx: IsoContext): Promise<Buffer> {
-  return shared(ctx, "uki", async () => {
-    if (ctx.efiStub === undefined)
-      throw new FormatError("the UEFI formats need systemd's EFI stub (the boot package)");
-    return Buffer.concat(
-      buildUki({
-        stub: ctx.efiStub,
-        kernel: bootFile(tree, "kernel"),
-        initrd: await initrdBytes(tree, ctx),
-        cmdline: bootFile(tree, "cmdline").toString("utf8"),
-        osRelease: osRelease(ctx.name, ctx.manifestDigest ?? ""),
-      }),
-    );
-  });
 }
 
 /**

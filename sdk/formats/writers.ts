@@ -9,6 +9,7 @@ import type { FileTree } from "../assemble/tree";
 import { BIOS_FORMATS, BIOS_WRITERS, type BiosContext } from "./bios-writers";
 import { bootFile, writeInitrd } from "./boot-files";
 import { DISK_FORMATS, DISK_WRITERS } from "./disk-writers";
+import { ISO_FORMATS, ISO_WRITERS, type IsoContext } from "./iso-writers";
 import { writeOutputs, type OpenFile, type OutputFile } from "./output";
 import { TarType } from "./tar/header";
 import { TarWriter, type Sink } from "./tar/writer";
@@ -21,10 +22,11 @@ export const FORMATS = [
   "tar-kernel-initrd",
   ...DISK_FORMATS,
   ...BIOS_FORMATS,
+  ...ISO_FORMATS,
 ] as const;
 export type Format = (typeof FORMATS)[number];
 
-export interface WriteContext extends BiosContext {
+export interface WriteContext extends BiosContext, IsoContext {
   /** Opens each file for writing (tests hand in streams that fail). @default a file stream, flushed to disk before it closes */
   readonly openFile?: OpenFile;
 }
@@ -50,6 +52,7 @@ async function writeTarOf(
 export const WRITERS: { readonly [F in Format]: FormatWriter } = {
   ...DISK_WRITERS,
   ...BIOS_WRITERS,
+  ...ISO_WRITERS,
   "kernel+initrd": {
     files: (name) => [`${name}-kernel`, `${name}-initrd.img`, `${name}-cmdline`],
     write: (tree, ctx) =>
